@@ -1,0 +1,113 @@
+package handshake
+
+import (
+	"encoding/hex"
+
+	"github.com/aemp-go/aemp/md6"
+)
+
+// Auth method names of AnyEvent::MP 1.x.
+const (
+	AuthTLSMD6  = "tls_md6_64_256"
+	AuthHMACMD6 = "hmac_md6_64_256"
+	AuthTLSAnon = "tls_anon"
+	AuthClear   = "cleartext"
+)
+
+// authMethod describes one authentication method. Adding a method (for
+// instance AnyEvent::MP 2.x's hmac_sha3_512 / tls_sha3_512) means adding one
+// entry to authMethods (and, if it needs a per-secret precomputation, one
+// field to secretKeys).
+type authMethod struct {
+	name string
+	// tls: valid only inside TLS (the tls_* methods); never selected and
+	// never accepted without TLS.
+	tls bool
+	// secret: needs the shared secret.
+	secret bool
+	// sendable: we may select it ourselves. cleartext is accepted, never sent.
+	sendable bool
+	// untrusted: a peer authenticated this way is marked untrusted (tls_anon).
+	untrusted bool
+	// token appends the lowercase-hex token that the side which sent the
+	// greeting lines a1, a2 and received b1, b2 sends; transcript is
+	// "a1\na2\nb1\nb2\n". The side verifying a token calls it with the
+	// peer's lines first.
+	token func(dst []byte, k *secretKeys, transcript []byte) []byte
+}
+
+// secretKeys holds what the methods derive from the shared secret, computed
+// once per Config.
+type secretKeys struct {
+	has     bool     // a non-empty secret is configured
+	md6     [32]byte // MD6-256(secret): the HMAC message of hmac_md6_64_256
+	hexText []byte   // lowercase hex of the secret: the cleartext token
+}
+
+func newSecretKeys(secret []byte) secretKeys {
+	if len(secret) == 0 {
+		return secretKeys{}
+	}
+	return secretKeys{
+		has:     true,
+		md6:     md6.Sum256(secret),
+		hexText: []byte(hex.EncodeToString(secret)),
+	}
+}
+
+var authMethods = [...]authMethod{
+	{
+		// MD6-256 over the transcript, own lines first (framing.md 1.5).
+		name: AuthTLSMD6, tls: true, sendable: true,
+		token: func(dst []byte, _ *secretKeys, t []byte) []byte {
+			sum := md6.Sum256(t)
+			return hex.AppendEncode(dst, sum[:])
+		},
+	},
+	{
+		// HMAC-MD6-256, 64-byte block; AnyEvent::MP 1.30 passes the
+		// transcript as the HMAC key and MD6(secret) as the message
+		// (framing.md 1.5, verified against real tokens).
+		name: AuthHMACMD6, secret: true, sendable: true,
+		token: func(dst []byte, k *secretKeys, t []byte) []byte {
+			mac := md6.HMAC256(t, k.md6[:])
+			return hex.AppendEncode(dst, mac[:])
+		},
+	},
+	{
+		name: AuthTLSAnon, tls: true, sendable: true, untrusted: true,
+		token: func(dst []byte, _ *secretKeys, _ []byte) []byte { return dst },
+	},
+	{
+		name: AuthClear, secret: true,
+		token: func(dst []byte, k *secretKeys, _ []byte) []byte { return append(dst, k.hexText...) },
+	},
+}
+
+func lookupAuth(name string) *authMethod {
+	for i := range authMethods {
+		if authMethods[i].name == name {
+			return &authMethods[i]
+		}
+	}
+	return nil
+}
+
+// appendTranscript appends "a1\na2\nb1\nb2\n".
+func appendTranscript(dst []byte, a1, a2, b1, b2 string) []byte {
+	dst = append(dst, a1...)
+	dst = append(dst, '\n')
+	dst = append(dst, a2...)
+	dst = append(dst, '\n')
+	dst = append(dst, b1...)
+	dst = append(dst, '\n')
+	dst = append(dst, b2...)
+	return append(dst, '\n')
+}
+
+// computeToken returns the token that the side which sent a1, a2 and
+// received b1, b2 sends with method m.
+func computeToken(m *authMethod, k *secretKeys, a1, a2, b1, b2 string) []byte {
+	t := appendTranscript(make([]byte, 0, len(a1)+len(a2)+len(b1)+len(b2)+4), a1, a2, b1, b2)
+	return m.token(make([]byte, 0, 64), k, t)
+}
