@@ -1,14 +1,18 @@
 package fuzz
 
 // Fuzz targets for engine/handshake. Their oracles recompute the expected
-// authentication tokens with package md6 directly (not with the handshake
-// package's own code), from the bytes each machine was actually given.
+// authentication tokens with package md6 and crypto/hmac + crypto/sha3
+// directly (not with the handshake package's own code), from the bytes each
+// machine was actually given.
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha3"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -21,31 +25,42 @@ import (
 
 const hsSecret = "fuzz-secret"
 
-// hsTranscriptLines returns every greeting and auth line of
-// testdata/transcripts.txt (a copy of shared/testdata/handshake).
+// hsTranscriptFiles: the 1.30 captures (testdata/transcripts.txt, a copy of
+// shared/testdata/handshake) and the 2.02 captures (kept with the handshake
+// package).
+var hsTranscriptFiles = []string{"testdata/transcripts.txt", "../engine/handshake/testdata/transcripts-2x.txt"}
+
+// hsTranscriptLines returns every greeting and auth line of the transcript
+// files.
 func hsTranscriptLines(f *testing.F) (greetings, nonces, auths []string) {
-	file, err := os.Open("testdata/transcripts.txt")
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer file.Close()
-	sc := bufio.NewScanner(file)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " = ")
-		if !ok {
-			continue
+	for _, name := range hsTranscriptFiles {
+		file, err := os.Open(name)
+		if err != nil {
+			f.Fatal(err)
 		}
-		switch {
-		case strings.HasSuffix(k, ".greeting1"):
-			greetings = append(greetings, v)
-		case strings.HasSuffix(k, ".greeting2"):
-			nonces = append(nonces, v)
-		case strings.HasSuffix(k, ".auth"):
-			auths = append(auths, v)
+		sc := bufio.NewScanner(file)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), " = ")
+			if !ok {
+				continue
+			}
+			switch {
+			case strings.HasSuffix(k, ".greeting1"):
+				greetings = append(greetings, v)
+			case strings.HasSuffix(k, ".greeting2"):
+				nonces = append(nonces, v)
+			case strings.HasSuffix(k, ".auth"):
+				auths = append(auths, v)
+			}
+		}
+		err = sc.Err()
+		file.Close()
+		if err != nil {
+			f.Fatal(err)
 		}
 	}
-	if len(greetings) == 0 || len(auths) == 0 {
-		f.Fatal("no transcript lines")
+	if len(greetings) < 14 || len(auths) < 14 {
+		f.Fatalf("transcript lines missing: %d greetings, %d auth lines", len(greetings), len(auths))
 	}
 	return greetings, nonces, auths
 }
@@ -56,8 +71,34 @@ func hsRand(n uint64) *rand.ChaCha8 {
 	return rand.NewChaCha8(seed)
 }
 
+// hsMachine returns a default-configured machine (it accepts every auth
+// method of both generations).
 func hsMachine(t testing.TB, id string, tls bool, seed uint64) *handshake.Handshake {
-	c, err := handshake.NewConfig(handshake.Options{NodeID: id, Secret: []byte(hsSecret), TLS: tls, Rand: hsRand(seed)})
+	return hsMachineWith(t, handshake.Options{}, id, tls, seed)
+}
+
+// hsProfile returns the Options of side 0 (A) or 1 (B) in FuzzHandshake's
+// configuration profile p: 0 both default (SHA3), 1 A like 1.30 and B
+// default (MD6), 2 A like 2.02 and B default, both listing cbor first
+// (SHA3, cbor), 3 both like 1.30 (MD6).
+func hsProfile(p, side int) handshake.Options {
+	like1x := handshake.Options{AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x, NoProtoKeys: true, Provider: "AE-1.30"}
+	like2x := handshake.Options{AuthOffer: handshake.AuthOffer2x, AuthAccept: handshake.AuthAccept2x, Provider: "AE-2.02",
+		Framings: []string{"cbor", "json", "storable"}}
+	switch {
+	case p == 1 && side == 0, p == 3:
+		return like1x
+	case p == 2 && side == 0:
+		return like2x
+	case p == 2:
+		return handshake.Options{Framings: []string{"cbor", "json"}}
+	}
+	return handshake.Options{}
+}
+
+func hsMachineWith(t testing.TB, o handshake.Options, id string, tls bool, seed uint64) *handshake.Handshake {
+	o.NodeID, o.Secret, o.TLS, o.Rand = id, []byte(hsSecret), tls, hsRand(seed)
+	c, err := handshake.NewConfig(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +130,14 @@ func hsLines(b []byte) (lines []string, rest []byte) {
 func hsExpectedToken(method string, tls bool, l1, l2, r1, r2 string) (string, bool) {
 	peerFirst := []byte(r1 + "\n" + r2 + "\n" + l1 + "\n" + l2 + "\n")
 	switch method {
+	case "hmac_sha3_512":
+		// Textbook HMAC-SHA3-512, key = the raw secret (aemp2.md 2.1).
+		mac := hmac.New(func() hash.Hash { return sha3.New512() }, []byte(hsSecret))
+		mac.Write(peerFirst)
+		return hex.EncodeToString(mac.Sum(nil)), true
+	case "tls_sha3_512":
+		sum := sha3.Sum512(peerFirst)
+		return hex.EncodeToString(sum[:]), tls
 	case "hmac_md6_64_256":
 		key := md6.Sum256([]byte(hsSecret))
 		mac := md6.HMAC256(peerFirst, key[:])
@@ -126,8 +175,13 @@ func hsCheckDone(t *testing.T, h *handshake.Handshake, own, fed []byte, consumed
 	if !ok || f[1] != want {
 		t.Fatalf("accepted auth line %q (method ok %v)", in[2], ok)
 	}
-	if r.PeerAuth != f[0] || r.RecvFraming != f[2] || (f[2] != "json" && f[2] != "storable") {
+	if r.PeerAuth != f[0] || r.RecvFraming != f[2] || (f[2] != "json" && f[2] != "storable" && f[2] != "cbor") {
 		t.Fatalf("result %+v for line %q", r, in[2])
+	}
+	// A method only one generation knows decides the generation.
+	wantGen := map[string]int{"hmac_md6_64_256": 1, "tls_md6_64_256": 1, "hmac_sha3_512": 2, "tls_sha3_512": 2}[f[0]]
+	if wantGen != 0 && r.Generation != wantGen || r.Generation != 1 && r.Generation != 2 {
+		t.Fatalf("generation %d for method %q", r.Generation, f[0])
 	}
 	if g := handshake.ParseGreeting(in[0]); g.NodeID != r.PeerNodeID {
 		t.Fatalf("peer node %q vs greeting %q", r.PeerNodeID, in[0])
@@ -185,7 +239,8 @@ func FuzzGreeting(f *testing.F) {
 		f.Add(a)
 	}
 	for _, s := range []string{"", ";", "aemp", "aemp;1", "aemp;1;x;;;;=;k;k=v=w;;", "aemp-dataconn;1;n;a,,b,;j,;x",
-		"aemp;1.0;n;hmac_md6_64_256;json;tls=1.0", "aemp;0x1;n", "\x00;\xff;\r", "aemp;1;goF;a;b"} {
+		"aemp;1.0;n;hmac_md6_64_256;json;tls=1.0", "aemp;0x1;n", "\x00;\xff;\r", "aemp;1;goF;a;b",
+		"aemp;1;n;hmac_sha3_512;cbor;mproto=1;gproto=1", "aemp;1;n;tls_sha3_512;json;tls=1.0;provider=AE-2.02"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -253,7 +308,7 @@ func FuzzAuthLine(f *testing.F) {
 		ga, gb := a.Start(), b.Start()
 		la, _ := hsLines(ga)
 		lb, _ := hsLines(gb)
-		for _, m := range []string{"hmac_md6_64_256", "cleartext", "tls_md6_64_256", "tls_anon"} {
+		for _, m := range []string{"hmac_md6_64_256", "cleartext", "tls_md6_64_256", "tls_anon", "hmac_sha3_512", "tls_sha3_512"} {
 			tok, _ := hsExpectedToken(m, true, la[0], la[1], lb[0], lb[1])
 			f.Add([]byte(m+";"+tok+";json\n[\"\",\"x\"]\n"), tls)
 			f.Add([]byte(m+";"+tok+";storable;x=y\r\n"), tls)
@@ -314,10 +369,13 @@ type hsSide struct {
 
 // FuzzHandshake wires two machines together and lets the fuzzer change one
 // direction of the byte stream once (insert, overwrite, delete or cut at an
-// offset) and choose the read chunking. Nothing may panic, and a side may
-// report success only if the auth line it consumed carries the genuine
-// token for the greeting lines it actually saw (hsCheckDone); with the
-// shared-secret method that also means it saw the peer's real lines.
+// offset) and choose the read chunking. mode%4 is the kind of change,
+// mode/4%4 the configuration profile (hsProfile): SHA3 (hmac_sha3_512,
+// tls_sha3_512) or MD6 (hmac_md6_64_256, tls_md6_64_256) with or without
+// TLS. Nothing may panic, and a side may report success only if the auth
+// line it consumed carries the genuine token for the greeting lines it
+// actually saw (hsCheckDone); with a shared-secret method that also means
+// it saw the peer's real lines.
 func FuzzHandshake(f *testing.F) {
 	greetings, nonces, auths := hsTranscriptLines(f)
 	f.Add(uint64(0), uint8(0), uint8(0), uint16(0), []byte{}, false)
@@ -329,11 +387,20 @@ func FuzzHandshake(f *testing.F) {
 	f.Add(uint64(6), uint8(0), uint8(1), uint16(200), []byte(auths[0]+"\n"), false)
 	f.Add(uint64(7), uint8(1), uint8(0), uint16(230), []byte("\n[\"\",\"x\"]\n"), false)
 	f.Add(uint64(8), uint8(0), uint8(1), uint16(140), []byte("tls=1.0\n"), true)
+	// The other profiles (MD6 / 2.x-like / cbor), with and without TLS.
+	for p := uint8(1); p < 4; p++ {
+		f.Add(uint64(10+p), uint8(p&1), 4*p, uint16(0), []byte{}, false)
+		f.Add(uint64(20+p), uint8(p&1), 4*p, uint16(0), []byte{}, true)
+		f.Add(uint64(30+p), uint8(1), 4*p+1, uint16(300), []byte("0"), false)
+		f.Add(uint64(40+p), uint8(0), 4*p+2, uint16(250), []byte("abc"), true)
+	}
+	f.Add(uint64(50), uint8(0), uint8(4), uint16(100), []byte(auths[len(auths)-1]+"\n"), false)
 	f.Fuzz(func(t *testing.T, seed uint64, dir, mode uint8, pos uint16, data []byte, tls bool) {
 		rng := rand.New(rand.NewPCG(seed, 7))
+		profile := int(mode/4) % 4
 		sides := [2]*hsSide{
-			{h: hsMachine(t, "goA", tls, seed%512)},
-			{h: hsMachine(t, "goB", tls, seed%512+512)},
+			{h: hsMachineWith(t, hsProfile(profile, 0), "goA", tls, seed%512)},
+			{h: hsMachineWith(t, hsProfile(profile, 1), "goB", tls, seed%512+512)},
 		}
 		// pending[i]: bytes sent to side i, not yet offered to it.
 		var pending [2][]byte
@@ -420,11 +487,19 @@ func FuzzHandshake(f *testing.F) {
 				break
 			}
 		}
-		// Without interference both sides must succeed.
+		// Without interference both sides must succeed, with the profile's
+		// generation.
 		if !mutated {
 			for i, s := range sides {
 				if !s.done {
 					t.Fatalf("side %d not done without interference (failed %v: %v)", i, s.failed, s.h.Err())
+				}
+				wantGen := 2
+				if profile == 1 || profile == 3 {
+					wantGen = 1
+				}
+				if r := s.h.Result(); r.Generation != wantGen || profile == 2 && r.RecvFraming != "cbor" {
+					t.Fatalf("side %d profile %d: generation %d, framing %s", i, profile, r.Generation, r.RecvFraming)
 				}
 			}
 		}

@@ -18,6 +18,7 @@ type command struct {
 
 var commands = []command{
 	{"node", "run an AEMP node", runNode},
+	{"bench", "load-test an AEMP node (sink, ping, connect)", runBench},
 	{"md6sum", "print MD6 checksums of files", runMD6Sum},
 }
 

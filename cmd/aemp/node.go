@@ -1,12 +1,273 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aemp-go/aemp/engine"
 )
 
-// runNode will run an AEMP node; the engine that does so is not built yet.
-func runNode(args []string, _ io.Reader, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "aemp node: the node engine is not built yet (see the engine issue); nothing to run.")
-	return 1
+const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed HOST:PORT ...]
+                 [--secret S | --secret-file F] [--framing json,storable]
+                 [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
+                 [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
+
+Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x) serving two ports:
+  echo  [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
+  sink  counts messages; ["report", REPLYPORT] answers
+        ["count", N, BYTES, CPUSEC]; ["reset"] zeroes the counts
+
+Without --bind it listens on 127.0.0.1:4040; --bind none makes it
+listener-less. --bind and --seed may be repeated and take comma lists.
+The secret comes from --secret, else $AEMP_SECRET, else the config file
+(AnyEvent::MP's JSON format and keys: nodeid, secret, cert, binds, seeds,
+monitor_timeout, framing_format, auth_offer, auth_accept, nodelay,
+profile/parent); flags override the file. With neither a secret nor a
+certificate the node refuses to start (exit status 2).
+
+Once listening it prints "READY nodeid=ID binds=HOST:PORT,..." on stdout,
+then logs to stderr. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.
+
+flags:
+`
+
+// listFlag collects repeated flags that may also hold comma lists.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			*l = append(*l, x)
+		}
+	}
+	return nil
+}
+
+// runNode implements "aemp node".
+func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var binds, seeds listFlag
+	nodeID := fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
+	fs.Var(&binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
+	fs.Var(&seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
+	secret := fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
+	secretFile := fs.String("secret-file", "", "read the secret from `FILE` (one line)")
+	framings := fs.String("framing", "", "framings offered, in preference order (default json,storable)")
+	authOffer := fs.String("auth-offer", "", "auth methods to authenticate with (default tls_md6_64_256,hmac_md6_64_256)")
+	authAccept := fs.String("auth-accept", "", "auth methods advertised (default tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
+	certFile := fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
+	monitor := fs.Float64("monitor-timeout", 0, "`SECONDS` for handshakes, connect attempts and keepalives (default 30)")
+	configFile := fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
+	profile := fs.String("profile", "", "profile of the config file (default: the host name)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), nodeUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aemp node: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var cfg engine.Config
+	if *configFile != "" {
+		p := *profile
+		if p == "" {
+			p, _ = os.Hostname()
+		}
+		pc, err := loadPerlConfig(*configFile, p)
+		if err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 2
+		}
+		if err := applyPerlConfig(&cfg, pc); err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 2
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["nodeid"] {
+		cfg.NodeID = *nodeID
+	}
+	if len(binds) > 0 {
+		cfg.Binds = binds
+	} else if *configFile == "" || cfg.Binds == nil {
+		cfg.Binds = []string{"127.0.0.1:4040"}
+		log.Info("no --bind given: listening on 127.0.0.1:4040")
+	}
+	if len(cfg.Binds) == 1 && cfg.Binds[0] == "none" {
+		cfg.Binds = nil
+	}
+	if len(seeds) > 0 {
+		cfg.Seeds = seeds
+	}
+	switch {
+	case set["secret"]:
+		cfg.Secret = *secret
+	case set["secret-file"]:
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 2
+		}
+		cfg.Secret = strings.TrimRight(string(b), "\r\n")
+	case os.Getenv("AEMP_SECRET") != "":
+		cfg.Secret = os.Getenv("AEMP_SECRET")
+	}
+	if *framings != "" {
+		cfg.Framings = splitList(*framings)
+	}
+	if *authOffer != "" {
+		cfg.AuthOffer = splitList(*authOffer)
+	}
+	if *authAccept != "" {
+		cfg.AuthAccept = splitList(*authAccept)
+	}
+	if *certFile != "" {
+		b, err := os.ReadFile(*certFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 2
+		}
+		cfg.CertPEM = b
+	}
+	if *monitor < 0 {
+		fmt.Fprintln(stderr, "aemp node: --monitor-timeout must be positive")
+		return 2
+	}
+	if *monitor > 0 {
+		cfg.MonitorTimeout = time.Duration(*monitor * float64(time.Second))
+	}
+	if cfg.Secret == "" && len(cfg.CertPEM) == 0 {
+		fmt.Fprintln(stderr, "aemp node: no secret and no certificate configured: give --secret, $AEMP_SECRET, --cert or a config file with one (every handshake would fail)")
+		return 2
+	}
+	cfg.Logger = log
+	n, err := engine.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
+		return 2
+	}
+	if err := engine.ServeEcho(n); err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
+		return 1
+	}
+	if _, err := engine.ServeSink(n); err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
+		return 1
+	}
+	if err := n.Start(); err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "READY nodeid=%s binds=%s\n", n.ID(), strings.Join(n.Addrs(), ","))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	signal.Stop(sig)
+	log.Info("closing")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.Close(ctx)
+	return 0
+}
+
+// applyPerlConfig copies the configuration file's settings into cfg.
+func applyPerlConfig(cfg *engine.Config, pc *perlConfig) error {
+	if pc.NodeID != nil {
+		cfg.NodeID = *pc.NodeID
+	}
+	if pc.Secret != nil {
+		cfg.Secret = *pc.Secret
+	}
+	if pc.Cert != nil {
+		cfg.CertPEM = []byte(*pc.Cert)
+	}
+	cfg.Binds = nil
+	for _, b := range pc.Binds {
+		cfg.Binds = append(cfg.Binds, perlBind(b))
+	}
+	if pc.Binds != nil && len(pc.Binds) == 0 {
+		cfg.Binds = []string{"none"}
+	}
+	cfg.Seeds = pc.Seeds
+	if pc.MonitorTimeout != nil {
+		cfg.MonitorTimeout = time.Duration(*pc.MonitorTimeout * float64(time.Second))
+	}
+	cfg.Framings = pc.Framing
+	cfg.AuthOffer = pc.AuthOffer
+	cfg.AuthAccept = pc.AuthAccept
+	if pc.NoDelay != nil {
+		var v any
+		json.Unmarshal(*pc.NoDelay, &v)
+		on := true
+		switch v := v.(type) {
+		case bool:
+			on = v
+		case float64:
+			on = v != 0
+		case string:
+			on = v != "" && v != "0"
+		}
+		cfg.NoDelay = &on
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var l []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			l = append(l, x)
+		}
+	}
+	return l
+}
+
+// perlBind turns AnyEvent::MP's bind syntax into a Go listen address:
+// host "*" is every address, port "*" (or none) an ephemeral port, and a
+// bare number a port on every address.
+func perlBind(b string) string {
+	if _, err := strconv.Atoi(b); err == nil {
+		return ":" + b
+	}
+	host, port, err := net.SplitHostPort(b)
+	if err != nil {
+		return b + ":0"
+	}
+	if host == "*" {
+		host = ""
+	}
+	if port == "*" || port == "" {
+		port = "0"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,25 +1,35 @@
 package handshake
 
 import (
+	"crypto/hmac"
+	"crypto/sha3"
 	"encoding/hex"
+	"hash"
 
 	"github.com/aemp-go/aemp/md6"
 )
 
-// Auth method names of AnyEvent::MP 1.x.
+// Auth method names. The MD6 pair is AnyEvent::MP 1.x's, the SHA3 pair
+// AnyEvent::MP 2.x's (aemp2.md section 2); tls_anon and cleartext exist in
+// both.
 const (
-	AuthTLSMD6  = "tls_md6_64_256"
-	AuthHMACMD6 = "hmac_md6_64_256"
-	AuthTLSAnon = "tls_anon"
-	AuthClear   = "cleartext"
+	AuthTLSMD6   = "tls_md6_64_256"
+	AuthHMACMD6  = "hmac_md6_64_256"
+	AuthTLSSHA3  = "tls_sha3_512"
+	AuthHMACSHA3 = "hmac_sha3_512"
+	AuthTLSAnon  = "tls_anon"
+	AuthClear    = "cleartext"
 )
 
-// authMethod describes one authentication method. Adding a method (for
-// instance AnyEvent::MP 2.x's hmac_sha3_512 / tls_sha3_512) means adding one
-// entry to authMethods (and, if it needs a per-secret precomputation, one
-// field to secretKeys).
+// authMethod describes one authentication method. Adding a method means
+// adding one entry to authMethods (and, if it needs a per-secret
+// precomputation, one field to secretKeys).
 type authMethod struct {
 	name string
+	// gen is the AnyEvent::MP generation that knows this method: 1 (MD6),
+	// 2 (SHA3) or 0 (both: tls_anon, cleartext). Perl 1.x neither sends nor
+	// accepts the 2.x methods and vice versa.
+	gen int
 	// tls: valid only inside TLS (the tls_* methods); never selected and
 	// never accepted without TLS.
 	tls bool
@@ -36,11 +46,16 @@ type authMethod struct {
 	token func(dst []byte, k *secretKeys, transcript []byte) []byte
 }
 
+// sha3BlockSize is the HMAC block size of SHA3-512: its rate, 72 bytes
+// (what crypto/sha3's BlockSize reports and crypto/hmac uses).
+const sha3BlockSize = 72
+
 // secretKeys holds what the methods derive from the shared secret, computed
 // once per Config.
 type secretKeys struct {
 	has     bool     // a non-empty secret is configured
 	md6     [32]byte // MD6-256(secret): the HMAC message of hmac_md6_64_256
+	sha3Key []byte   // the HMAC-SHA3-512 key of hmac_sha3_512 (see below)
 	hexText []byte   // lowercase hex of the secret: the cleartext token
 }
 
@@ -48,17 +63,46 @@ func newSecretKeys(secret []byte) secretKeys {
 	if len(secret) == 0 {
 		return secretKeys{}
 	}
-	return secretKeys{
+	k := secretKeys{
 		has:     true,
 		md6:     md6.Sum256(secret),
+		sha3Key: append([]byte(nil), secret...),
 		hexText: []byte(hex.EncodeToString(secret)),
 	}
+	// RFC 2104 replaces a key longer than the block size by its hash; doing
+	// it here once gives the same MAC (crypto/hmac would do it per token).
+	if len(secret) > sha3BlockSize {
+		sum := sha3.Sum512(secret)
+		k.sha3Key = sum[:]
+	}
+	return k
 }
+
+func newSHA3512() hash.Hash { return sha3.New512() }
 
 var authMethods = [...]authMethod{
 	{
+		// SHA3-512 over the transcript, own lines first (aemp2.md 2.2).
+		name: AuthTLSSHA3, gen: 2, tls: true, sendable: true,
+		token: func(dst []byte, _ *secretKeys, t []byte) []byte {
+			sum := sha3.Sum512(t)
+			return hex.AppendEncode(dst, sum[:])
+		},
+	},
+	{
+		// Textbook HMAC-SHA3-512 (block size 72), key = the secret, message
+		// = the transcript (aemp2.md 2.1, verified against real tokens).
+		name: AuthHMACSHA3, gen: 2, secret: true, sendable: true,
+		token: func(dst []byte, k *secretKeys, t []byte) []byte {
+			mac := hmac.New(newSHA3512, k.sha3Key)
+			mac.Write(t)
+			var sum [64]byte
+			return hex.AppendEncode(dst, mac.Sum(sum[:0]))
+		},
+	},
+	{
 		// MD6-256 over the transcript, own lines first (framing.md 1.5).
-		name: AuthTLSMD6, tls: true, sendable: true,
+		name: AuthTLSMD6, gen: 1, tls: true, sendable: true,
 		token: func(dst []byte, _ *secretKeys, t []byte) []byte {
 			sum := md6.Sum256(t)
 			return hex.AppendEncode(dst, sum[:])
@@ -68,7 +112,7 @@ var authMethods = [...]authMethod{
 		// HMAC-MD6-256, 64-byte block; AnyEvent::MP 1.30 passes the
 		// transcript as the HMAC key and MD6(secret) as the message
 		// (framing.md 1.5, verified against real tokens).
-		name: AuthHMACMD6, secret: true, sendable: true,
+		name: AuthHMACMD6, gen: 1, secret: true, sendable: true,
 		token: func(dst []byte, k *secretKeys, t []byte) []byte {
 			mac := md6.HMAC256(t, k.md6[:])
 			return hex.AppendEncode(dst, mac[:])
@@ -109,5 +153,5 @@ func appendTranscript(dst []byte, a1, a2, b1, b2 string) []byte {
 // received b1, b2 sends with method m.
 func computeToken(m *authMethod, k *secretKeys, a1, a2, b1, b2 string) []byte {
 	t := appendTranscript(make([]byte, 0, len(a1)+len(a2)+len(b1)+len(b2)+4), a1, a2, b1, b2)
-	return m.token(make([]byte, 0, 64), k, t)
+	return m.token(make([]byte, 0, 128), k, t)
 }

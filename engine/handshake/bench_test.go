@@ -8,9 +8,18 @@ import (
 // (hmac_md6_64_256, json), in memory, each side fed the other's bytes in one
 // piece. Includes New (nonce generation) for both sides.
 func BenchmarkHandshakeHMAC(b *testing.B) {
+	benchHandshake(b, AuthOffer1x, AuthAccept1x)
+}
+
+// BenchmarkHandshakeHMACSHA3: the same with the defaults (hmac_sha3_512).
+func BenchmarkHandshakeHMACSHA3(b *testing.B) {
+	benchHandshake(b, nil, nil)
+}
+
+func benchHandshake(b *testing.B, offer, accept []string) {
 	sec := []byte("8ugxrtw6H5tKnfPWfaSr4HGhE8MoJXmzTT1BWq7sLutNcD0IbXprQlZjIbl7MBKoeklG3IEfY9GlJthC0pENzk")
-	ca := mustConfig(b, Options{NodeID: "nodeA", Secret: sec, Rand: seeded(1)})
-	cb := mustConfig(b, Options{NodeID: "nodeB", Secret: sec, Rand: seeded(2)})
+	ca := mustConfig(b, Options{NodeID: "nodeA", Secret: sec, AuthOffer: offer, AuthAccept: accept, Rand: seeded(1)})
+	cb := mustConfig(b, Options{NodeID: "nodeB", Secret: sec, AuthOffer: offer, AuthAccept: accept, Rand: seeded(2)})
 	ia := ConnInfo{PeerAddr: "127.0.0.1:4040"}
 	ib := ConnInfo{PeerAddr: "127.0.0.1:51234"}
 	b.ReportAllocs()

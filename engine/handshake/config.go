@@ -10,11 +10,39 @@ import (
 	"time"
 )
 
-// Defaults (node-protocol.md section 9.1).
+// The default lists of each AnyEvent::MP generation, for configuring a node
+// that behaves like one of them (node-protocol.md 9.1, aemp2.md 8). A 1.x
+// list and a 2.x list have no method in common that either side sends, so
+// such nodes fail with "no common auth type supported" (aemp2.md 9).
 var (
-	DefaultAuthOffer  = []string{AuthTLSMD6, AuthHMACMD6}
-	DefaultAuthAccept = []string{AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
-	DefaultFramings   = []string{"json", "storable"}
+	AuthOffer1x  = []string{AuthTLSMD6, AuthHMACMD6}
+	AuthAccept1x = []string{AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
+	AuthOffer2x  = []string{AuthTLSSHA3, AuthHMACSHA3}
+	AuthAccept2x = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSAnon, AuthClear}
+)
+
+// Defaults. They let one node authenticate with both generations, chosen
+// per peer: we use the first method of the PEER's list that is in our
+// AuthOffer (the order of AuthOffer itself does not matter), so a 1.x peer
+// (which lists only MD6 methods) gets MD6 and a 2.x peer SHA3. Our
+// AuthAccept lists SHA3 first, so a 2.x peer (and another aemp-go node)
+// picks SHA3, and a 1.x peer, which skips what it does not know, MD6.
+var (
+	DefaultAuthOffer  = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSMD6, AuthHMACMD6}
+	DefaultAuthAccept = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
+	// DefaultFramings is AnyEvent::MP 1.30's list, which every aemp-go node
+	// can decode. It stays the default; a caller that implements cbor
+	// passes Framings explicitly, e.g. {"json", "cbor", "storable"}. Our
+	// order is our receive preference: a peer sends the first entry of OUR
+	// list that it supports (a 2.x peer sends json with that list, cbor if
+	// cbor comes first; a 1.x peer skips cbor). We send the first entry of
+	// the PEER's list that is in ours (2.x lists cbor first).
+	DefaultFramings = []string{"json", "storable"}
+	// DefaultProtoKeys are the greeting pairs AnyEvent::MP 2.x sends and
+	// nothing reads (aemp2.md 1.1); 1.x ignores unknown keys. Sent unless
+	// Options.NoProtoKeys; a key also given in Options.Extra or
+	// ConnInfo.Extra is sent with that value instead.
+	DefaultProtoKeys = []KV{{Key: "mproto", Value: "1"}, {Key: "gproto", Value: "1"}}
 )
 
 const (
@@ -36,15 +64,17 @@ const (
 type Options struct {
 	// NodeID is our node ID: non-empty, without ';', '#', CR, LF.
 	NodeID string
-	// Secret is the shared secret (raw bytes as Perl hashes them). Empty:
-	// none; then only TLS-based auth works.
+	// Secret is the shared secret (raw bytes as Perl uses them: the MD6
+	// input for 1.x, the HMAC key for 2.x; keep it ASCII, Perl works on
+	// its internal string). Empty: none; then only TLS-based auth works.
 	Secret []byte
 	// AuthOffer lists the methods we may use to authenticate ourselves
 	// (matched against the peer's list, in the peer's order). Default
 	// DefaultAuthOffer. cleartext cannot be offered.
 	AuthOffer []string
-	// AuthAccept is advertised in greeting field 4, and a peer's auth line
-	// must use one of these methods. Default DefaultAuthAccept.
+	// AuthAccept is advertised in greeting field 4 (the peer takes the
+	// first entry it may send), and a peer's auth line must use one of
+	// these methods. Default DefaultAuthAccept.
 	AuthAccept []string
 	// Framings are our framing names in preference order: advertised, and
 	// the only ones we send or accept. Default DefaultFramings.
@@ -55,8 +85,10 @@ type Options struct {
 	// Provider is sent as provider=VALUE. Default DefaultProvider.
 	Provider string
 	// Extra KEY=VALUE pairs sent in every greeting, after provider,
-	// peeraddr and tls.
+	// peeraddr, tls and DefaultProtoKeys.
 	Extra []KV
+	// NoProtoKeys: do not send DefaultProtoKeys (mproto=1, gproto=1).
+	NoProtoKeys bool
 	// Rand is the source of nonces. Default crypto/rand.Reader. A Rand
 	// given here is read under a mutex, so it need not be safe for
 	// concurrent use.
@@ -75,7 +107,8 @@ type Options struct {
 }
 
 // Config is a validated, immutable Options plus values derived from it (the
-// secret's MD6). One Config serves any number of concurrent handshakes.
+// secret's MD6 and HMAC-SHA3 key). One Config serves any number of
+// concurrent handshakes.
 type Config struct {
 	nodeID           string
 	keys             secretKeys
@@ -85,6 +118,7 @@ type Config struct {
 	framings         []string
 	tls              bool
 	provider         string
+	protoKeys        []KV // DefaultProtoKeys less those Extra overrides
 	extra            []KV
 	rand             io.Reader
 	randMu           *sync.Mutex // guards a caller-supplied Rand
@@ -100,7 +134,6 @@ func NewConfig(o Options) (*Config, error) {
 		keys:             newSecretKeys(o.Secret),
 		tls:              o.TLS,
 		provider:         o.Provider,
-		extra:            slices.Clone(o.Extra),
 		rand:             o.Rand,
 		alreadyConnected: o.AlreadyConnected,
 		protocols:        slices.Clone(o.Protocols),
@@ -158,6 +191,17 @@ func NewConfig(o Options) (*Config, error) {
 		c.provider = DefaultProvider
 	}
 	if err := checkValue("Provider", c.provider); err != nil {
+		return nil, err
+	}
+	if !o.NoProtoKeys {
+		for _, kv := range DefaultProtoKeys {
+			if !hasKey(o.Extra, kv.Key) {
+				c.protoKeys = append(c.protoKeys, kv)
+			}
+		}
+	}
+	c.extra = slices.Clone(o.Extra)
+	if err := checkPairs(c.protoKeys); err != nil {
 		return nil, err
 	}
 	if err := checkPairs(c.extra); err != nil {
@@ -248,4 +292,13 @@ func checkPairs(kvs []KV) error {
 		}
 	}
 	return nil
+}
+
+func hasKey(kvs []KV, key string) bool {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
 }

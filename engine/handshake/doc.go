@@ -1,6 +1,24 @@
 // Package handshake implements the AEMP transport handshake (greeting,
-// nonce, optional TLS switch, authentication) of AnyEvent::MP 1.30 as a
-// sans-I/O state machine: it never touches sockets, goroutines or clocks.
+// nonce, optional TLS switch, authentication) of AnyEvent::MP 1.30 and 2.x
+// (2.0-2.02) as a sans-I/O state machine: it never touches sockets,
+// goroutines or clocks.
+//
+// # Two generations
+//
+// Both generations use the same handshake (protocol version 1, same lines,
+// same checks and messages); they differ in the authentication methods:
+// 1.x knows only tls_md6_64_256 / hmac_md6_64_256, 2.x only tls_sha3_512 /
+// hmac_sha3_512 (both accept tls_anon and cleartext). A 1.x node and a 2.x
+// node therefore fail with "LIST: no common auth type supported". With the
+// default Options one Config serves both at once, chosen per peer: our
+// greeting lists DefaultAuthAccept, SHA3 before MD6, and each Perl
+// generation picks the first entry it knows; we use the first method of
+// the peer's list that we offer (DefaultAuthOffer has all four sendable
+// ones), i.e. MD6 with 1.x and SHA3 with 2.x. AuthOffer1x /
+// AuthAccept1x and AuthOffer2x / AuthAccept2x configure a node that
+// behaves like one generation. Like 2.x we send mproto=1;gproto=1 (1.x
+// ignores unknown keys; Options.NoProtoKeys turns them off). Result.Generation
+// tells the caller which generation the peer looks like (rule: GenerationOf).
 //
 // # Use
 //
@@ -36,7 +54,7 @@
 // (in the framing Result.RecvFraming). On failure those bytes must be
 // dropped unread.
 //
-// # Where this is stricter than AnyEvent::MP 1.30
+// # Where this is stricter than AnyEvent::MP (1.30 and 2.x alike)
 //
 //   - Every handshake line is at most MaxLine (4096) bytes including its
 //     line end, however the bytes are split; Perl checks its buffer per read
@@ -51,23 +69,41 @@
 //     ("unsupported protocol 'aemp-WORD'"); Perl would fail later on a
 //     missing hook.
 //   - The peer's auth method must be in our AuthAccept (Perl accepts every
-//     method it knows; with the default AuthAccept that is the same set).
-//   - cleartext and hmac_md6_64_256 from the peer fail when we have no
-//     secret (Perl would compare a cleartext token with "" and accept an
-//     empty one). With TLS and a secret, an hmac_md6_64_256 token is checked
-//     with the secret (Perl's code has no key there and checks an HMAC over
-//     an empty message; Perl never sends hmac inside TLS itself).
+//     method it knows; with the default AuthAccept we know and accept the
+//     methods of both generations, a superset of either Perl's).
+//   - cleartext, hmac_md6_64_256 and hmac_sha3_512 from the peer fail when
+//     we have no secret (Perl would compare a cleartext token with "" and
+//     accept an empty one). With TLS and a secret, an hmac_md6_64_256 token
+//     is checked with the secret (1.30's code has no key there and checks an
+//     HMAC over an empty message); hmac_sha3_512 inside TLS is checked with
+//     the secret as 2.x does. Perl never sends an hmac method inside TLS,
+//     and neither do we.
 //   - The framing in the peer's auth line must be one of our Framings.
 //   - Our own node ID, framing names, provider and extra greeting pairs are
 //     validated (no ';', CR, LF; no '#' in the node ID; no ',' in list
 //     entries). Nothing is escaped or unescaped (%3b/%25 are left alone).
 //
-// # Authentication tokens (framing.md 1.5)
+// # Authentication tokens (framing.md 1.5, aemp2.md 2)
 //
-// With L1, L2 our greeting lines and R1, R2 the peer's (without line ends),
-// we send for hmac_md6_64_256 the lowercase hex of HMAC-MD6-256 (64-byte
-// block) with key "L1\nL2\nR1\nR2\n" and message MD6-256(secret), and expect
-// the same with R and L swapped; tls_md6_64_256 is hex MD6-256 of
-// "L1\nL2\nR1\nR2\n"; tls_anon is empty (peer marked untrusted); cleartext
-// (hex of the secret) is accepted, never sent.
+// With L1, L2 our greeting lines and R1, R2 the peer's (without line ends)
+// and T = "L1\nL2\nR1\nR2\n", we send (all lowercase hex):
+//
+//   - hmac_sha3_512 (2.x): textbook HMAC-SHA3-512 (RFC 2104, block size 72,
+//     the SHA3-512 rate) with key = the secret's bytes and message T;
+//   - tls_sha3_512 (2.x, inside TLS only): SHA3-512 of T;
+//   - hmac_md6_64_256 (1.x): HMAC-MD6-256 (64-byte block) with the
+//     arguments swapped as 1.30 does: key T, message MD6-256(secret);
+//   - tls_md6_64_256 (1.x, inside TLS only): MD6-256 of T;
+//   - tls_anon (inside TLS only): empty; the peer is marked untrusted;
+//   - cleartext: hex of the secret; accepted, never sent.
+//
+// We expect the same from the peer with R and L swapped (its own lines
+// first).
+//
+// # Framings
+//
+// Framing names are opaque here. DefaultFramings ("json,storable", 1.30's
+// list) is what every aemp-go node decodes; a caller that implements cbor
+// (2.x's first choice) passes its list explicitly, e.g. json,cbor,storable.
+// Each side sends the first entry of the PEER's list that is in its own.
 package handshake

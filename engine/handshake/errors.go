@@ -20,7 +20,9 @@ var (
 	ErrAlreadyConnected = errors.New("handshake: node already connected")
 	// ErrEcho: the peer's nonce line equals ours (echo attack).
 	ErrEcho = errors.New("handshake: echo attack")
-	// ErrNoCommonAuth: nothing in the peer's auth list is in our AuthOffer.
+	// ErrNoCommonAuth: nothing in the peer's auth list is in our AuthOffer
+	// (tls_* count only with TLS). This is what a node limited to one
+	// generation's methods gets from a node of the other generation.
 	ErrNoCommonAuth = errors.New("handshake: no common auth type")
 	// ErrNoCommonFraming: nothing in the peer's framing list is ours.
 	ErrNoCommonFraming = errors.New("handshake: no common framing")

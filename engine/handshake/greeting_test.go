@@ -85,3 +85,41 @@ func TestIsUpgradeWord(t *testing.T) {
 		}
 	}
 }
+
+func TestGenerationOf(t *testing.T) {
+	const (
+		perl1 = "aemp;1;p;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;peeraddr=127.0.0.1:1;provider=AE-1.30"
+		perl2 = "aemp;1;p;tls_sha3_512,hmac_sha3_512,tls_anon,cleartext;cbor,json,storable;provider=AE-2.02;mproto=1;gproto=1"
+		goNew = "aemp;1;g;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json;provider=aemp-go;mproto=1;gproto=1"
+		goOld = "aemp;1;g;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;provider=aemp-go"
+	)
+	for _, c := range []struct {
+		g1, auth string
+		want     int
+	}{
+		// Rule 1: the method decides, whatever the greeting says.
+		{perl1, AuthHMACMD6, Gen1}, {perl1, AuthTLSMD6, Gen1},
+		{perl2, AuthHMACSHA3, Gen2}, {perl2, AuthTLSSHA3, Gen2},
+		{goNew, AuthHMACMD6, Gen1}, {goNew, AuthHMACSHA3, Gen2},
+		{goOld, AuthHMACSHA3, Gen2}, {perl2, AuthHMACMD6, Gen1},
+		// Rule 2: Perl's provider.
+		{perl1, AuthTLSAnon, Gen1}, {perl2, AuthTLSAnon, Gen2}, {perl1, AuthClear, Gen1}, {perl2, "", Gen2},
+		{"aemp;1;p;x;json;provider=AE-2.01;mproto=1", "", Gen2},
+		{"aemp;1;p;x;json;provider=AE-0.8;mproto=1", "", Gen1}, // provider beats mproto
+		{"aemp;1;p;tls_sha3_512;json;provider=AE-1.2", AuthTLSAnon, Gen1},
+		{"aemp;1;p;x;json;provider=AE-3", "", Gen2},
+		// Rule 3: 2.x keys or a SHA3-only auth list.
+		{goNew, AuthTLSAnon, Gen2}, {goNew, AuthClear, Gen2},
+		{"aemp;1;p;x;json;gproto", "", Gen2},
+		{"aemp;1;s;hmac_sha3_512;json", AuthClear, Gen2}, // aemp2.md's simple client
+		{"aemp;1;s;hmac_sha3_512,hmac_md6_64_256;json", AuthClear, Gen1},
+		// Rule 4.
+		{goOld, AuthTLSAnon, Gen1}, {"aemp;1;s;hmac_md6_64_256;json", AuthClear, Gen1}, {"", "", Gen1},
+		{"aemp;1;p;x;json;provider=aemp-go", "unknown", Gen1},
+	} {
+		g := ParseGreeting(c.g1)
+		if got := GenerationOf(&g, c.auth); got != c.want {
+			t.Errorf("%q / %q: %d, want %d", c.g1, c.auth, got, c.want)
+		}
+	}
+}

@@ -76,6 +76,9 @@ type Result struct {
 	Trusted      bool              // false when the peer authenticated with tls_anon
 	Protocol     string            // "aemp" or the "aemp-WORD" in use
 	TLS          TLSRole           // TLSNone unless TLS was used
+	// Generation is the AnyEvent::MP generation the peer looks like, Gen1
+	// or Gen2; see GenerationOf for the rule.
+	Generation int
 }
 
 type state uint8
@@ -136,7 +139,7 @@ func New(c *Config, ci ConnInfo) (*Handshake, error) {
 		NodeID:   c.nodeID,
 		Auths:    c.accept,
 		Framings: c.framings,
-		Pairs:    make([]KV, 0, 3+len(c.extra)+len(ci.Extra)),
+		Pairs:    make([]KV, 0, 3+len(c.protoKeys)+len(c.extra)+len(ci.Extra)),
 	}
 	g.Pairs = append(g.Pairs, KV{Key: "provider", Value: c.provider})
 	if ci.PeerAddr != "" {
@@ -144,6 +147,11 @@ func New(c *Config, ci ConnInfo) (*Handshake, error) {
 	}
 	if c.tls {
 		g.Pairs = append(g.Pairs, KV{Key: "tls", Value: "1.0"})
+	}
+	for _, kv := range c.protoKeys {
+		if !hasKey(ci.Extra, kv.Key) {
+			g.Pairs = append(g.Pairs, kv)
+		}
 	}
 	g.Pairs = append(g.Pairs, c.extra...)
 	g.Pairs = append(g.Pairs, ci.Extra...)
@@ -430,7 +438,7 @@ func (h *Handshake) nonce(line string) []byte {
 func (h *Handshake) ourAuthLine() []byte {
 	m := h.sAuth
 	t := appendTranscript(make([]byte, 0, len(h.lg1)+len(h.lg2)+len(h.rg1)+len(h.rg2)+4), h.lg1, h.lg2, h.rg1, h.rg2)
-	out := make([]byte, 0, len(m.name)+len(h.sFraming)+64+3)
+	out := make([]byte, 0, len(m.name)+len(h.sFraming)+128+3)
 	out = append(out, m.name...)
 	out = append(out, ';')
 	out = m.token(out, &h.cfg.keys, t)
@@ -486,6 +494,7 @@ func (h *Handshake) authLine(line string) {
 		Trusted:      !m.untrusted,
 		Protocol:     h.proto,
 		TLS:          role,
+		Generation:   GenerationOf(&h.peer, m.name),
 	}
 	h.state = stDone
 	h.buf = nil

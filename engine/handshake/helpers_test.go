@@ -10,7 +10,8 @@ import (
 	"testing"
 )
 
-// transcript is one block of testdata/transcripts.txt.
+// transcript is one block of testdata/transcripts.txt (AnyEvent::MP 1.30)
+// or testdata/transcripts-2x.txt (2.02).
 type transcript struct {
 	name   string
 	secret string
@@ -18,9 +19,21 @@ type transcript struct {
 	g1, g2, auth [2]string
 }
 
+// loadTranscripts returns the 1.30 transcripts (4 blocks).
 func loadTranscripts(t testing.TB) []transcript {
 	t.Helper()
-	f, err := os.Open("testdata/transcripts.txt")
+	return loadTranscriptFile(t, "testdata/transcripts.txt", 4)
+}
+
+// loadTranscripts2x returns the 2.02 transcripts (3 blocks).
+func loadTranscripts2x(t testing.TB) []transcript {
+	t.Helper()
+	return loadTranscriptFile(t, "testdata/transcripts-2x.txt", 3)
+}
+
+func loadTranscriptFile(t testing.TB, path string, want int) []transcript {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +73,15 @@ func loadTranscripts(t testing.TB) []transcript {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 4 {
-		t.Fatalf("expected 4 transcripts, got %d", len(out))
+	if len(out) != want {
+		t.Fatalf("%s: expected %d transcripts, got %d", path, want, len(out))
+	}
+	for _, tr := range out {
+		for side := 0; side < 2; side++ {
+			if tr.secret == "" || tr.g1[side] == "" || tr.g2[side] == "" || tr.auth[side] == "" {
+				t.Fatalf("%s: incomplete block %s", path, tr.name)
+			}
+		}
 	}
 	return out
 }

@@ -2,20 +2,25 @@ package handshake
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
 
 func TestStartGreeting(t *testing.T) {
 	c := mustConfig(t, Options{NodeID: "goA", Secret: []byte("s"), TLS: true, Provider: "aemp-go-0.1",
-		Extra: []KV{{Key: "mproto", Value: "1"}, {Key: "flag", NoValue: true}}, Rand: seeded(1)})
+		Extra: []KV{{Key: "gproto", Value: "1.1"}, {Key: "flag", NoValue: true}}, Rand: seeded(1)})
 	h := mustNew(t, c, ConnInfo{PeerAddr: "[::1]:4040", Extra: []KV{{Key: "dataconn_id", Value: "b@node"}}})
 	out := string(h.Start())
 	l1, rest, _ := strings.Cut(out, "\n")
 	l2, rest, _ := strings.Cut(rest, "\n")
-	want := "aemp;1;goA;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;provider=aemp-go-0.1;peeraddr=[::1]:4040;tls=1.0;mproto=1;flag;dataconn_id=b@node"
+	// Both generations' methods, SHA3 first; mproto from the defaults,
+	// gproto overridden by Extra.
+	want := "aemp;1;goA;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;" +
+		"provider=aemp-go-0.1;peeraddr=[::1]:4040;tls=1.0;mproto=1;gproto=1.1;flag;dataconn_id=b@node"
 	if l1 != want || rest != "" {
 		t.Fatalf("greeting 1\n got %q\nwant %q (rest %q)", l1, want, rest)
 	}
@@ -30,10 +35,10 @@ func TestStartGreeting(t *testing.T) {
 	}
 	// Round trip through our parser.
 	g := ParseGreeting(l1)
-	if g.NodeID != "goA" || g.Version != "1" || len(g.Auths) != 4 || g.Framings[1] != "storable" {
+	if g.NodeID != "goA" || g.Version != "1" || len(g.Auths) != 6 || g.Framings[1] != "storable" {
 		t.Fatalf("parsed %+v", g)
 	}
-	if v, ok := g.Value("flag"); !ok || v != "" || !g.Pairs[4].NoValue {
+	if v, ok := g.Value("flag"); !ok || v != "" || !g.Pairs[5].NoValue {
 		t.Fatalf("flag: %q %v", v, ok)
 	}
 	// Two handshakes from one Config get different nonces.
@@ -44,6 +49,21 @@ func TestStartGreeting(t *testing.T) {
 	if strings.Contains(h2.lg1, "peeraddr") {
 		t.Fatal("peeraddr sent without PeerAddr")
 	}
+	// Plain defaults: what a 2.x node sends, plus the MD6 methods.
+	h3 := mustNew(t, mustConfig(t, Options{NodeID: "goB", Secret: []byte("s")}), ConnInfo{PeerAddr: "127.0.0.1:4040"})
+	if want := "aemp;1;goB;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;" +
+		"provider=aemp-go;peeraddr=127.0.0.1:4040;mproto=1;gproto=1"; h3.lg1 != want {
+		t.Fatalf("default greeting\n got %q\nwant %q", h3.lg1, want)
+	}
+	// NoProtoKeys, and a per-connection override of a default key.
+	c4 := mustConfig(t, Options{NodeID: "goC", Secret: []byte("s"), NoProtoKeys: true, AuthAccept: AuthAccept1x})
+	if want := "aemp;1;goC;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;provider=aemp-go"; mustNew(t, c4, ConnInfo{}).lg1 != want {
+		t.Fatalf("NoProtoKeys greeting %q", mustNew(t, c4, ConnInfo{}).lg1)
+	}
+	h5 := mustNew(t, mustConfig(t, Options{NodeID: "goD", Secret: []byte("s")}), ConnInfo{Extra: []KV{{Key: "mproto", Value: "2"}}})
+	if !strings.HasSuffix(h5.lg1, ";provider=aemp-go;gproto=1;mproto=2") {
+		t.Fatalf("override greeting %q", h5.lg1)
+	}
 }
 
 type pairCase struct {
@@ -53,31 +73,99 @@ type pairCase struct {
 	sendA, sendB   string // framing each side sends
 	tls            bool
 	untrustA, untB bool // side A / B sees an untrusted peer
+	genA, genB     int  // Result.Generation on side A / B
+}
+
+// like1x and like2x configure o the way AnyEvent::MP 1.30 / 2.02 are by
+// default (auth lists unless set, provider, 2.x's extra greeting keys).
+func like1x(o Options) Options {
+	o.AuthOffer = orList(o.AuthOffer, AuthOffer1x)
+	o.AuthAccept = orList(o.AuthAccept, AuthAccept1x)
+	o.NoProtoKeys, o.Provider = true, "AE-1.30"
+	return o
+}
+
+func like2x(o Options) Options {
+	o.AuthOffer = orList(o.AuthOffer, AuthOffer2x)
+	o.AuthAccept = orList(o.AuthAccept, AuthAccept2x)
+	o.Provider = "AE-2.02"
+	return o
+}
+
+func orList(l, def []string) []string {
+	if l == nil {
+		return def
+	}
+	return l
 }
 
 func pairCases() []pairCase {
 	sec := []byte("geheim")
+	cbor3 := []string{"cbor", "json", "storable"}
 	return []pairCase{
-		{name: "hmac/json", oa: Options{NodeID: "a", Secret: sec}, ob: Options{NodeID: "b", Secret: sec},
-			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json"},
-		{name: "hmac/storable", oa: Options{NodeID: "a", Secret: sec, Framings: []string{"storable"}},
-			ob: Options{NodeID: "b", Secret: sec}, wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "storable", sendB: "storable"},
-		{name: "hmac/mixed", oa: Options{NodeID: "a", Secret: sec, Framings: []string{"json", "storable"}},
-			ob:    Options{NodeID: "b", Secret: sec, Framings: []string{"storable", "json"}},
-			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "storable", sendB: "json"},
-		{name: "hmac/one-side-tls", oa: Options{NodeID: "a", Secret: sec, TLS: true}, ob: Options{NodeID: "b", Secret: sec},
-			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json"},
-		{name: "tls_md6/json", oa: Options{NodeID: "a", TLS: true}, ob: Options{NodeID: "b", TLS: true},
-			wantA: AuthTLSMD6, wantB: AuthTLSMD6, sendA: "json", sendB: "json", tls: true},
-		{name: "tls_md6/mixed+secret", oa: Options{NodeID: "a", TLS: true, Secret: sec, Framings: []string{"storable", "json"}},
+		// 1.x methods (both sides configured like 1.30).
+		{name: "md6/hmac/json", oa: like1x(Options{NodeID: "a", Secret: sec}), ob: like1x(Options{NodeID: "b", Secret: sec}),
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json", genA: 1, genB: 1},
+		{name: "md6/hmac/storable", oa: like1x(Options{NodeID: "a", Secret: sec, Framings: []string{"storable"}}),
+			ob: like1x(Options{NodeID: "b", Secret: sec}), wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "storable", sendB: "storable", genA: 1, genB: 1},
+		{name: "md6/hmac/mixed", oa: like1x(Options{NodeID: "a", Secret: sec, Framings: []string{"json", "storable"}}),
+			ob:    like1x(Options{NodeID: "b", Secret: sec, Framings: []string{"storable", "json"}}),
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "storable", sendB: "json", genA: 1, genB: 1},
+		{name: "md6/hmac/one-side-tls", oa: like1x(Options{NodeID: "a", Secret: sec, TLS: true}), ob: like1x(Options{NodeID: "b", Secret: sec}),
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json", genA: 1, genB: 1},
+		{name: "md6/tls/json", oa: like1x(Options{NodeID: "a", TLS: true}), ob: like1x(Options{NodeID: "b", TLS: true}),
+			wantA: AuthTLSMD6, wantB: AuthTLSMD6, sendA: "json", sendB: "json", tls: true, genA: 1, genB: 1},
+		{name: "md6/tls/mixed+secret", oa: like1x(Options{NodeID: "a", TLS: true, Secret: sec, Framings: []string{"storable", "json"}}),
+			ob:    like1x(Options{NodeID: "b", TLS: true, Secret: sec}),
+			wantA: AuthTLSMD6, wantB: AuthTLSMD6, sendA: "json", sendB: "storable", tls: true, genA: 1, genB: 1},
+		{name: "md6/tls_anon/storable", oa: like1x(Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}, Framings: []string{"storable"}}),
+			ob:    like1x(Options{NodeID: "b", TLS: true, Framings: []string{"storable", "json"}}),
+			wantA: AuthTLSMD6, wantB: AuthTLSAnon, sendA: "storable", sendB: "storable", tls: true, untB: true, genA: 1, genB: 1},
+		{name: "md6/tls_anon/both", oa: like1x(Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}}),
+			ob:    like1x(Options{NodeID: "b", TLS: true, AuthOffer: []string{AuthTLSAnon}, Framings: []string{"storable", "json"}}),
+			wantA: AuthTLSAnon, wantB: AuthTLSAnon, sendA: "storable", sendB: "json", tls: true, untrustA: true, untB: true, genA: 1, genB: 1},
+
+		// Defaults on both sides: SHA3.
+		{name: "default/hmac/json", oa: Options{NodeID: "a", Secret: sec}, ob: Options{NodeID: "b", Secret: sec},
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "json", genA: 2, genB: 2},
+		{name: "default/hmac/one-side-tls", oa: Options{NodeID: "a", Secret: sec, TLS: true, Framings: cbor3},
+			ob:    Options{NodeID: "b", Secret: sec, Framings: []string{"json", "cbor"}},
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "cbor", genA: 2, genB: 2},
+		{name: "default/tls/cbor", oa: Options{NodeID: "a", TLS: true, Framings: cbor3}, ob: Options{NodeID: "b", TLS: true, Framings: cbor3},
+			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "cbor", sendB: "cbor", tls: true, genA: 2, genB: 2},
+		{name: "default/tls/mixed+secret", oa: Options{NodeID: "a", TLS: true, Secret: sec, Framings: []string{"storable", "json"}},
 			ob:    Options{NodeID: "b", TLS: true, Secret: sec},
-			wantA: AuthTLSMD6, wantB: AuthTLSMD6, sendA: "json", sendB: "storable", tls: true},
-		{name: "tls_anon/storable", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}, Framings: []string{"storable"}},
-			ob:    Options{NodeID: "b", TLS: true, Framings: []string{"storable", "json"}},
-			wantA: AuthTLSMD6, wantB: AuthTLSAnon, sendA: "storable", sendB: "storable", tls: true, untB: true},
-		{name: "tls_anon/both", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}},
-			ob:    Options{NodeID: "b", TLS: true, AuthOffer: []string{AuthTLSAnon}, Framings: []string{"storable", "json"}},
-			wantA: AuthTLSAnon, wantB: AuthTLSAnon, sendA: "storable", sendB: "json", tls: true, untrustA: true, untB: true},
+			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "json", sendB: "storable", tls: true, genA: 2, genB: 2},
+		{name: "default/tls_anon", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}},
+			ob:    Options{NodeID: "b", TLS: true},
+			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "json", sendB: "json", tls: true, untB: true, genA: 2, genB: 2},
+		{name: "default/tls_anon/no-keys", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}, NoProtoKeys: true},
+			ob:    Options{NodeID: "b", TLS: true},
+			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "json", sendB: "json", tls: true, untB: true, genA: 2, genB: 1},
+
+		// Both like 2.02.
+		{name: "2x/hmac/cbor", oa: like2x(Options{NodeID: "a", Secret: sec, Framings: cbor3}), ob: like2x(Options{NodeID: "b", Secret: sec, Framings: cbor3}),
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "cbor", sendB: "cbor", genA: 2, genB: 2},
+		{name: "2x/tls_anon/both", oa: like2x(Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}}),
+			ob:    like2x(Options{NodeID: "b", TLS: true, AuthOffer: []string{AuthTLSAnon}, Framings: []string{"storable", "json"}}),
+			wantA: AuthTLSAnon, wantB: AuthTLSAnon, sendA: "storable", sendB: "json", tls: true, untrustA: true, untB: true, genA: 2, genB: 2},
+
+		// One generation-specific node and one default node: per-peer choice.
+		{name: "1x-vs-default/hmac", oa: like1x(Options{NodeID: "a", Secret: sec}), ob: Options{NodeID: "b", Secret: sec, Framings: cbor3},
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json", genA: 1, genB: 1},
+		{name: "default-vs-1x/hmac", oa: Options{NodeID: "a", Secret: sec}, ob: like1x(Options{NodeID: "b", Secret: sec, Framings: []string{"storable", "json"}}),
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "storable", sendB: "json", genA: 1, genB: 1},
+		{name: "1x-vs-default/tls", oa: like1x(Options{NodeID: "a", TLS: true, Secret: sec}), ob: Options{NodeID: "b", TLS: true, Secret: sec},
+			wantA: AuthTLSMD6, wantB: AuthTLSMD6, sendA: "json", sendB: "json", tls: true, genA: 1, genB: 1},
+		{name: "1x-vs-default/one-side-tls", oa: like1x(Options{NodeID: "a", Secret: sec}), ob: Options{NodeID: "b", TLS: true, Secret: sec},
+			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json", genA: 1, genB: 1},
+		{name: "2x-vs-default/hmac", oa: like2x(Options{NodeID: "a", Secret: sec, Framings: cbor3}), ob: Options{NodeID: "b", Secret: sec},
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "json", genA: 2, genB: 2},
+		{name: "default-vs-2x/hmac/cbor", oa: Options{NodeID: "a", Secret: sec, Framings: []string{"json", "cbor", "storable"}},
+			ob:    like2x(Options{NodeID: "b", Secret: sec, Framings: cbor3}),
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "cbor", sendB: "json", genA: 2, genB: 2},
+		{name: "2x-vs-default/tls", oa: like2x(Options{NodeID: "a", TLS: true, Secret: sec}), ob: Options{NodeID: "b", TLS: true, Secret: sec},
+			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "json", sendB: "json", tls: true, genA: 2, genB: 2},
 	}
 }
 
@@ -148,8 +236,15 @@ func TestPair(t *testing.T) {
 					} else if ra.TLS != TLSNone || rb.TLS != TLSNone {
 						t.Fatalf("tls roles %v %v", ra.TLS, rb.TLS)
 					}
-					if ra.PeerKV["peeraddr"] != "127.0.0.1:2" || ra.PeerKV["provider"] != DefaultProvider {
+					if ra.Generation != pc.genA || rb.Generation != pc.genB {
+						t.Fatalf("generations %d %d, want %d %d", ra.Generation, rb.Generation, pc.genA, pc.genB)
+					}
+					wantProv := cmp.Or(pc.ob.Provider, DefaultProvider)
+					if ra.PeerKV["peeraddr"] != "127.0.0.1:2" || ra.PeerKV["provider"] != wantProv {
 						t.Fatalf("peer kv %v", ra.PeerKV)
+					}
+					if _, ok := ra.PeerKV["mproto"]; ok == pc.ob.NoProtoKeys {
+						t.Fatalf("peer kv %v (NoProtoKeys %v)", ra.PeerKV, pc.ob.NoProtoKeys)
 					}
 				})
 			}
@@ -178,7 +273,7 @@ func TestTLSSwitchStopsConsuming(t *testing.T) {
 		t.Fatalf("pending feed %+v %v", st2, err)
 	}
 	out, err := a.TLSUp()
-	if err != nil || !bytes.HasPrefix(out, []byte("tls_md6_64_256;")) || !bytes.HasSuffix(out, []byte(";json\n")) {
+	if err != nil || !bytes.HasPrefix(out, []byte("tls_sha3_512;")) || !bytes.HasSuffix(out, []byte(";json\n")) || len(out) != len("tls_sha3_512;;json\n")+128 {
 		t.Fatalf("TLSUp %q %v", out, err)
 	}
 	if _, err := a.TLSUp(); err == nil {
@@ -270,6 +365,125 @@ func TestSharedConfigConcurrent(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestPairSHA3Matrix: every 2.x auth method x framing lists (asymmetric
+// included) between a node configured like 2.02 and a default one, both
+// ways round. The framing each side sends is the first entry of the other
+// side's list that it has; none -> "no common framing method supported".
+func TestPairSHA3Matrix(t *testing.T) {
+	sec := []byte("geheim")
+	lists := [][]string{
+		{"cbor"}, {"json"}, {"storable"}, {"cbor", "json", "storable"}, {"json", "cbor"}, {"storable", "cbor"}, {"json", "storable"},
+	}
+	first := func(peer, ours []string) string {
+		for _, f := range peer {
+			if slices.Contains(ours, f) {
+				return f
+			}
+		}
+		return ""
+	}
+	type authCase struct {
+		name         string
+		tls          bool
+		offerA       []string
+		wantA, wantB string // method received by A / B
+	}
+	auths := []authCase{
+		{"hmac_sha3_512", false, nil, AuthHMACSHA3, AuthHMACSHA3},
+		{"tls_sha3_512", true, nil, AuthTLSSHA3, AuthTLSSHA3},
+		{"tls_anon", true, []string{AuthTLSAnon}, AuthTLSSHA3, AuthTLSAnon},
+		{"tls_sha3_512+secret", true, []string{AuthTLSSHA3, AuthHMACSHA3}, AuthTLSSHA3, AuthTLSSHA3},
+	}
+	n := 0
+	for _, ac := range auths {
+		for _, fa := range lists {
+			for _, fb := range lists {
+				for swap := 0; swap < 2; swap++ {
+					n++
+					name := fmt.Sprintf("%s/%s-%s/swap%d", ac.name, strings.Join(fa, "+"), strings.Join(fb, "+"), swap)
+					t.Run(name, func(t *testing.T) {
+						oa := like2x(Options{NodeID: "a", Secret: sec, TLS: ac.tls, AuthOffer: ac.offerA, Framings: fa, Rand: seeded(byte(n))})
+						ob := Options{NodeID: "b", Secret: sec, TLS: ac.tls, Framings: fb, Rand: seeded(byte(n + 100))}
+						if swap == 1 { // the default node makes the choice on side A
+							oa = Options{NodeID: "a", Secret: sec, TLS: ac.tls, AuthOffer: ac.offerA, Framings: fa, Rand: seeded(byte(n))}
+							ob = like2x(Options{NodeID: "b", Secret: sec, TLS: ac.tls, Framings: fb, Rand: seeded(byte(n + 100))})
+						}
+						if ac.name == "tls_anon" {
+							// A's offer is tls_anon only; B picks from A's accept list.
+							oa.AuthAccept = AuthAccept2x
+						}
+						a := mustNew(t, mustConfig(t, oa), ConnInfo{})
+						b := mustNew(t, mustConfig(t, ob), ConnInfo{})
+						sendA, sendB := first(fb, fa), first(fa, fb)
+						s := wire(t, a, b, randomChunks(uint64(n)), [2][]byte{[]byte("[\"x\"]"), []byte("\xa1")}, nil)
+						if sendA == "" || sendB == "" {
+							var err error
+							for _, sd := range s {
+								err = cmp.Or(err, sd.err)
+							}
+							expectErr(t, err, ErrNoCommonFraming, "")
+							return
+						}
+						for j, sd := range s {
+							if sd.err != nil || !sd.done {
+								t.Fatalf("side %d: done %v err %v", j, sd.done, sd.err)
+							}
+						}
+						ra, rb := a.Result(), b.Result()
+						if ra.PeerAuth != ac.wantA || rb.PeerAuth != ac.wantB {
+							t.Fatalf("auth %s %s", ra.PeerAuth, rb.PeerAuth)
+						}
+						if ra.SendFraming != sendA || rb.SendFraming != sendB || ra.RecvFraming != sendB || rb.RecvFraming != sendA {
+							t.Fatalf("framings A %s/%s B %s/%s", ra.SendFraming, ra.RecvFraming, rb.SendFraming, rb.RecvFraming)
+						}
+						if ra.Generation != Gen2 || rb.Generation != Gen2 || (ra.TLS != TLSNone) != ac.tls {
+							t.Fatalf("results %+v %+v", ra, rb)
+						}
+						if string(s[0].pending) != "\xa1" || string(s[1].pending) != "[\"x\"]" {
+							t.Fatalf("leftovers %q %q", s[0].pending, s[1].pending)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestGenerationsIncompatible: a node configured like 1.30 and one
+// configured like 2.02 cannot authenticate (aemp2.md 9): each side fails
+// after the peer's nonce line, without sending an auth line, with Perl's
+// message. With TLS on both sides too (tls_anon is in neither offer).
+func TestGenerationsIncompatible(t *testing.T) {
+	sec := []byte("geheim")
+	for _, tls := range []bool{false, true} {
+		h1 := mustNew(t, mustConfig(t, like1x(Options{NodeID: "perl1", Secret: sec, TLS: tls, Rand: seeded(1)})), ConnInfo{})
+		h2 := mustNew(t, mustConfig(t, like2x(Options{NodeID: "perl2", Secret: sec, TLS: tls, Framings: []string{"cbor", "json", "storable"}, Rand: seeded(2)})), ConnInfo{})
+		g1, g2 := h1.Start(), h2.Start()
+		st1, err1 := h1.Feed(g2)
+		expectErr(t, err1, ErrNoCommonAuth, "tls_sha3_512,hmac_sha3_512,tls_anon,cleartext: no common auth type supported")
+		st2, err2 := h2.Feed(g1)
+		expectErr(t, err2, ErrNoCommonAuth, "tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext: no common auth type supported")
+		if st1.Out != nil || st2.Out != nil || st1.StartTLS != TLSNone || st2.StartTLS != TLSNone {
+			t.Fatalf("tls %v: steps %+v %+v", tls, st1, st2)
+		}
+		if st1.Consumed != len(g2) || st2.Consumed != len(g1) {
+			t.Fatalf("tls %v: consumed %d/%d %d/%d", tls, st1.Consumed, len(g2), st2.Consumed, len(g1))
+		}
+		// And both complete with a default node (the per-peer choice).
+		for _, o := range []Options{
+			like1x(Options{NodeID: "perl1", Secret: sec, TLS: tls, Rand: seeded(1)}),
+			like2x(Options{NodeID: "perl2", Secret: sec, TLS: tls, Rand: seeded(2)}),
+		} {
+			d := mustNew(t, mustConfig(t, Options{NodeID: "go", Secret: sec, TLS: tls, Rand: seeded(3)}), ConnInfo{})
+			p := mustNew(t, mustConfig(t, o), ConnInfo{})
+			s := wire(t, d, p, whole, [2][]byte{}, nil)
+			if !s[0].done || !s[1].done {
+				t.Fatalf("%s tls %v: %v %v", o.NodeID, tls, s[0].err, s[1].err)
+			}
 		}
 	}
 }

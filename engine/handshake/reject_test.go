@@ -12,6 +12,11 @@ const (
 	peerG2    = "ajC0rkomFUGbIhoIybmIxsqa99foQckJKshcXl9D5BycBmT+E2FgqaEC5/C9Firh3nmGAqY/Vh2mGYLagmxq5pqt"
 	tlsPeerG1 = peerG1 + ";tls=1.0"
 	secret    = "geheim"
+	// A 2.02 peer (capture2x-1's perlA greeting, with the keys in another
+	// order).
+	peer2G1    = "aemp;1;perlY;tls_sha3_512,hmac_sha3_512,tls_anon,cleartext;cbor,json,storable;gproto=1;peeraddr=127.0.0.1:37054;provider=AE-2.02;mproto=1"
+	peer2G2    = "p7QkMFs+ZaeQGGGuaQWKSuJuBESdeyoIID81lo95oAB91wVwOgLQUftCVWZaJ0zMVSulwZVmIA2mZHv7PgQRp2ld"
+	tlsPeer2G1 = peer2G1 + ";tls=1.0"
 )
 
 // feedAll feeds in as one chunk, then (on a fresh machine from mk) byte by
@@ -105,6 +110,22 @@ func TestRejectGreeting(t *testing.T) {
 			"tls_md6_64_256: no common auth type supported"},
 		{"tls last value wins", Options{TLS: true}, "aemp;1;x;tls_md6_64_256;json;tls=1.0;tls=0\nnonce\n", ErrNoCommonAuth,
 			"tls_md6_64_256: no common auth type supported"},
+		// 2.x greetings.
+		{"tls_sha3 without tls", sec, "aemp;1;x;tls_sha3_512,tls_anon;json;tls=1.0;mproto=1\nnonce\n", ErrNoCommonAuth,
+			"tls_sha3_512,tls_anon: no common auth type supported"},
+		{"tls_sha3, peer without tls", Options{TLS: true}, "aemp;1;x;tls_sha3_512;json\nnonce\n", ErrNoCommonAuth,
+			"tls_sha3_512: no common auth type supported"},
+		{"hmac_sha3 selected under tls", Options{TLS: true, Secret: []byte(secret)},
+			"aemp;1;x;hmac_sha3_512,tls_sha3_512;json;tls=1.0\nnonce\n", ErrUnsupportedAuth,
+			"hmac_sha3_512: fatal, selected unsupported snd auth method"},
+		{"no secret, 2.x peer", Options{}, peer2G1 + "\n" + peer2G2 + "\n", ErrNoSecret,
+			"unable to handshake TLS and no shared secret configured"},
+		{"2.x lists meet 1.30", Options{Secret: []byte(secret), AuthOffer: AuthOffer2x, AuthAccept: AuthAccept2x},
+			peerG1 + "\n" + peerG2 + "\n", ErrNoCommonAuth, "tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext: no common auth type supported"},
+		{"1.x lists meet 2.02", Options{Secret: []byte(secret), AuthOffer: AuthOffer1x, AuthAccept: AuthAccept1x},
+			peer2G1 + "\n" + peer2G2 + "\n", ErrNoCommonAuth, "tls_sha3_512,hmac_sha3_512,tls_anon,cleartext: no common auth type supported"},
+		{"2.x version 2", sec, "aemp;2;x;hmac_sha3_512;cbor,json;provider=AE-2.02\n", ErrVersion, "version mismatch (we: 1, they: 2)"},
+		{"2.x no common framing", sec, "aemp;1;x;hmac_sha3_512;cbor;mproto=1\nnonce\n", ErrNoCommonFraming, "cbor: no common framing method supported"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -189,7 +210,9 @@ func TestRejectAuthLine(t *testing.T) {
 	}{
 		{"unknown method", nil, "foo;abc;json", ErrUnsupportedAuth, "foo: fatal, selected unsupported rcv auth method"},
 		{"empty line", nil, "", ErrUnsupportedAuth, ": fatal, selected unsupported rcv auth method"},
-		{"2.x method", nil, "hmac_sha3_512;00;json", ErrUnsupportedAuth, "hmac_sha3_512: fatal, selected unsupported rcv auth method"},
+		{"2.x method, 1.x lists", &Options{Secret: []byte(secret), AuthOffer: AuthOffer1x, AuthAccept: AuthAccept1x},
+			"hmac_sha3_512;00;json", ErrUnsupportedAuth, "hmac_sha3_512: fatal, selected unsupported rcv auth method"},
+		{"2.x method, bad token", nil, "hmac_sha3_512;00;json", ErrAuthFailed, "authentication failure/shared secret mismatch"},
 		{"not in AuthAccept", &Options{Secret: []byte(secret), AuthAccept: []string{AuthHMACMD6}},
 			"cleartext;67656865696d;json", ErrUnsupportedAuth, "cleartext: fatal, selected unsupported rcv auth method"},
 		{"wrong token", nil, string(flip), ErrAuthFailed, "authentication failure/shared secret mismatch"},
@@ -231,6 +254,152 @@ func TestRejectAuthLine(t *testing.T) {
 		st, err := feedAll(t, mk, peerG1+"\n"+peerG2+"\n"+l+"\n"+data)
 		if err != nil || !st.Done {
 			t.Fatalf("genuine %q: %v", l, err)
+		}
+	}
+}
+
+// authFrom returns the auth line a peer that sent g1, g2 sends to h with
+// method, given its secret.
+func authFrom(h *Handshake, g1, g2, sec, method, framing string) string {
+	keys := newSecretKeys([]byte(sec))
+	return method + ";" + string(computeToken(lookupAuth(method), &keys, g1, g2, h.lg1, h.lg2)) + ";" + framing
+}
+
+// TestRejectAuthLineSHA3: the 2.x methods' auth lines from a 2.02 peer.
+func TestRejectAuthLineSHA3(t *testing.T) {
+	mk := defMachine(t, Options{Secret: []byte(secret)})
+	genuine := authFrom(mk(), peer2G1, peer2G2, secret, AuthHMACSHA3, "json")
+	tok, _, _ := cut3(genuine)
+	flip := []byte(genuine)
+	flip[30] ^= 1
+	md6Tok, _, _ := cut3(authFrom(mk(), peer2G1, peer2G2, secret, AuthHMACMD6, "json"))
+	// Our own token reflected back (own lines first instead of the peer's).
+	keys := newSecretKeys([]byte(secret))
+	h := mk()
+	reflected := AuthHMACSHA3 + ";" + string(computeToken(lookupAuth(AuthHMACSHA3), &keys, h.lg1, h.lg2, peer2G1, peer2G2)) + ";json"
+	only2x := Options{Secret: []byte(secret), AuthOffer: AuthOffer2x, AuthAccept: AuthAccept2x}
+	accept1x := Options{Secret: []byte(secret), AuthAccept: AuthAccept1x} // default offer: we send SHA3
+	long := strings.Repeat("L", 100)
+	longCfg := Options{Secret: []byte(long)}
+	cases := []struct {
+		name     string
+		o        *Options
+		line     string
+		sentinel error
+		msg      string
+	}{
+		{"wrong secret", nil, authFrom(mk(), peer2G1, peer2G2, secret+"!", AuthHMACSHA3, "json"), ErrAuthFailed,
+			"authentication failure/shared secret mismatch"},
+		{"flipped bit", nil, string(flip), ErrAuthFailed, ""},
+		{"uppercase token", nil, AuthHMACSHA3 + ";" + strings.ToUpper(tok) + ";json", ErrAuthFailed, ""},
+		{"truncated token", nil, AuthHMACSHA3 + ";" + tok[:64] + ";json", ErrAuthFailed, ""},
+		{"empty token", nil, "hmac_sha3_512;;json", ErrAuthFailed, ""},
+		{"method only", nil, "hmac_sha3_512", ErrAuthFailed, ""},
+		{"md6 token as sha3", nil, AuthHMACSHA3 + ";" + md6Tok + ";json", ErrAuthFailed, ""},
+		{"sha3 token as md6", nil, AuthHMACMD6 + ";" + tok + ";json", ErrAuthFailed, ""},
+		{"reflected own token", nil, reflected, ErrAuthFailed, ""},
+		{"tls_sha3 without tls", nil, authFrom(mk(), peer2G1, peer2G2, secret, AuthTLSSHA3, "json"), ErrAuthFailed, ""},
+		{"long secret, short key", &longCfg, authFrom(defMachine(t, longCfg)(), peer2G1, peer2G2, long[:72], AuthHMACSHA3, "json"), ErrAuthFailed, ""},
+		{"md6 to 2.x lists", &only2x, authFrom(defMachine(t, only2x)(), peer2G1, peer2G2, secret, AuthHMACMD6, "json"),
+			ErrUnsupportedAuth, "hmac_md6_64_256: fatal, selected unsupported rcv auth method"},
+		{"sha3 to 1.x accept list", &accept1x, genuine, ErrUnsupportedAuth, "hmac_sha3_512: fatal, selected unsupported rcv auth method"},
+		{"tls_sha3 to 1.x accept list", &accept1x, "tls_sha3_512;;json", ErrUnsupportedAuth, "tls_sha3_512: fatal, selected unsupported rcv auth method"},
+		{"cbor not ours", nil, tokFraming(genuine, "cbor"), ErrFraming, "cbor: unusable remote framing"},
+	}
+	const data = "\x82\x40\x48g_global"
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := mk
+			if c.o != nil {
+				m = defMachine(t, *c.o)
+			}
+			in := peer2G1 + "\n" + peer2G2 + "\n" + c.line + "\n" + data
+			st, err := feedAll(t, m, in)
+			expectErr(t, err, c.sentinel, c.msg)
+			if st.Consumed != len(in)-len(data) {
+				t.Fatalf("consumed %d, want %d", st.Consumed, len(in)-len(data))
+			}
+		})
+	}
+	// The genuine lines pass: default and 2.x lists, extra fields, the long
+	// secret (hashed to the key by the HMAC rule), cleartext.
+	for _, c := range []struct {
+		o    Options
+		line func(h *Handshake) string
+		gen  int
+	}{
+		{Options{Secret: []byte(secret)}, func(*Handshake) string { return genuine }, Gen2},
+		{Options{Secret: []byte(secret)}, func(*Handshake) string { return genuine + ";x=y;z" }, Gen2},
+		{only2x, func(h *Handshake) string { return authFrom(h, peer2G1, peer2G2, secret, AuthHMACSHA3, "json") }, Gen2},
+		{longCfg, func(h *Handshake) string { return authFrom(h, peer2G1, peer2G2, long, AuthHMACSHA3, "storable") }, Gen2},
+		{only2x, func(*Handshake) string { return "cleartext;67656865696d;json" }, Gen2},
+	} {
+		m := defMachine(t, c.o)
+		st, err := feedAll(t, m, peer2G1+"\n"+peer2G2+"\n"+c.line(m())+"\n"+data)
+		if err != nil || !st.Done {
+			t.Fatalf("genuine %q: %v", c.line(m()), err)
+		}
+		h := m()
+		h.Start()
+		h.Feed([]byte(peer2G1 + "\n" + peer2G2 + "\n" + c.line(h) + "\n"))
+		if r := h.Result(); r == nil || r.Generation != c.gen || r.PeerNodeID != "perlY" {
+			t.Fatalf("result %+v", r)
+		}
+	}
+}
+
+// TestSHA3InsideTLS: tls_sha3_512 and hmac_sha3_512 inside TLS.
+func TestSHA3InsideTLS(t *testing.T) {
+	start := func(o Options) *Handshake {
+		o.NodeID, o.TLS, o.Rand = "goA", true, seeded(1)
+		h := mustNew(t, mustConfig(t, o), ConnInfo{})
+		h.Start()
+		st, err := h.Feed([]byte(tlsPeer2G1 + "\n" + peer2G2 + "\n"))
+		if err != nil || st.StartTLS == TLSNone {
+			t.Fatalf("%+v %v", st, err)
+		}
+		out, err := h.TLSUp()
+		if err != nil || !bytes.HasPrefix(out, []byte("tls_sha3_512;")) {
+			t.Fatalf("TLSUp %q %v", out, err)
+		}
+		keys := newSecretKeys(nil)
+		want := "tls_sha3_512;" + string(computeToken(lookupAuth(AuthTLSSHA3), &keys, h.lg1, h.lg2, tlsPeer2G1, peer2G2)) + ";json\n"
+		if string(out) != want {
+			t.Fatalf("TLSUp %q, want %q", out, want)
+		}
+		return h
+	}
+	for _, c := range []struct {
+		name string
+		o    Options
+		line func(h *Handshake) string
+		err  error
+	}{
+		{"tls_sha3", Options{}, func(h *Handshake) string { return authFrom(h, tlsPeer2G1, peer2G2, "", AuthTLSSHA3, "json") }, nil},
+		{"tls_sha3 reflected", Options{}, func(h *Handshake) string {
+			keys := newSecretKeys(nil)
+			return "tls_sha3_512;" + string(computeToken(lookupAuth(AuthTLSSHA3), &keys, h.lg1, h.lg2, tlsPeer2G1, peer2G2)) + ";json"
+		}, ErrAuthFailed},
+		{"tls_sha3 other greeting", Options{}, func(h *Handshake) string { return authFrom(h, peer2G1, peer2G2, "", AuthTLSSHA3, "json") }, ErrAuthFailed},
+		{"hmac_sha3 with secret", Options{Secret: []byte(secret)}, func(h *Handshake) string {
+			return authFrom(h, tlsPeer2G1, peer2G2, secret, AuthHMACSHA3, "json")
+		}, nil},
+		{"hmac_sha3 without secret", Options{}, func(h *Handshake) string {
+			return authFrom(h, tlsPeer2G1, peer2G2, secret, AuthHMACSHA3, "json")
+		}, ErrAuthFailed},
+		{"hmac_sha3 empty token without secret", Options{}, func(*Handshake) string { return "hmac_sha3_512;;json" }, ErrAuthFailed},
+		{"hmac_sha3 wrong secret", Options{Secret: []byte(secret)}, func(h *Handshake) string {
+			return authFrom(h, tlsPeer2G1, peer2G2, "other", AuthHMACSHA3, "json")
+		}, ErrAuthFailed},
+	} {
+		h := start(c.o)
+		st, err := h.Feed([]byte(c.line(h) + "\n"))
+		if c.err != nil {
+			expectErr(t, err, c.err, "authentication failure/shared secret mismatch")
+			continue
+		}
+		if err != nil || !st.Done || h.Result().TLS == TLSNone || h.Result().Generation != Gen2 {
+			t.Fatalf("%s: %+v %v %+v", c.name, st, err, h.Result())
 		}
 	}
 }
@@ -376,7 +545,9 @@ func TestConfigErrors(t *testing.T) {
 		{NodeID: "a\rb"},
 		{NodeID: "a", AuthOffer: []string{}},
 		{NodeID: "a", AuthOffer: []string{AuthClear}},
-		{NodeID: "a", AuthOffer: []string{"hmac_sha3_512"}},
+		{NodeID: "a", AuthOffer: []string{"hmac_sha3_256"}},
+		{NodeID: "a", AuthAccept: []string{AuthHMACSHA3, "hmac_sha3_384"}},
+		{NodeID: "a", Extra: []KV{{Key: "mproto", Value: "1;x"}}},
 		{NodeID: "a", AuthAccept: []string{"nope"}},
 		{NodeID: "a", AuthAccept: []string{}},
 		{NodeID: "a", Framings: []string{}},

@@ -1,0 +1,557 @@
+// Package bench measures AEMP nodes: a load generator that works against
+// any node serving the echo and sink ports (aemp-go or Perl), and the
+// end-to-end benchmarks and baselines built on it.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/framing"
+)
+
+// Options configures one load run.
+type Options struct {
+	Connect     string   // host:port of the target node
+	Target      string   // its node ID
+	Secret      string   // shared secret
+	Mode        string   // sink, ping or connect
+	Count       int      // messages (sink, ping) or handshakes (connect)
+	Size        int      // payload bytes
+	Framings    []string // what we offer, in preference order
+	Batch       int      // sink: messages per report
+	Outstanding int      // sink: unacknowledged batches
+	Inflight    int      // ping: round trips in flight
+	Conns       int      // connect: concurrent connectors
+	Timeout     time.Duration
+	Progress    io.Writer // progress lines; nil for none
+	Terminal    bool      // Progress is a terminal: rewrite one line
+}
+
+// Result holds the figures of one run; Fields lists them in RESULT order.
+type Result struct {
+	Fields []Field
+}
+
+// Field is one key=value of a result.
+type Field struct {
+	Key   string
+	Value any
+}
+
+func (r *Result) add(k string, v any) { r.Fields = append(r.Fields, Field{k, v}) }
+
+// Errors with their exit statuses.
+var (
+	ErrConnect = errors.New("bench: cannot connect or authenticate")
+	ErrShort   = errors.New("bench: fewer messages arrived than were sent")
+	ErrTimeout = errors.New("bench: timed out")
+)
+
+// ExitStatus maps a Run error to the command's exit status.
+func ExitStatus(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrConnect):
+		return 1
+	case errors.Is(err, ErrShort):
+		return 3
+	case errors.Is(err, ErrTimeout):
+		return 4
+	}
+	return 1
+}
+
+// session is a connected benchmark node.
+type session struct {
+	node    *engine.Node
+	target  string
+	up      engine.NodeEvent
+	replies chan []any
+	reply   string
+}
+
+func randomID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "bench-" + hex.EncodeToString(b)
+}
+
+// open starts a listener-less node connected to the target, registers a
+// reply port and confirms the link with one echo round trip.
+func open(ctx context.Context, o *Options, replyFn engine.Handler) (*session, error) {
+	s := &session{target: o.Target, replies: make(chan []any, 1024)}
+	upCh := make(chan engine.NodeEvent, 4)
+	n, err := engine.New(engine.Config{
+		NodeID:         randomID(),
+		Binds:          nil,
+		Seeds:          []string{o.Connect},
+		Secret:         o.Secret,
+		Framings:       o.Framings,
+		MonitorTimeout: o.Timeout,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnNodeEvent: func(ev engine.NodeEvent) {
+			if ev.Up {
+				select {
+				case upCh <- ev:
+				default:
+				}
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.node = n
+	if replyFn == nil {
+		replyFn = func(m *engine.Message) {
+			if a, err := m.Args(); err == nil {
+				s.replies <- a
+			}
+		}
+	}
+	if s.reply, err = n.Register("reply", replyFn); err != nil {
+		return nil, err
+	}
+	if err := n.Start(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+	}
+	select {
+	case ev := <-upCh:
+		if o.Target == "" {
+			s.target = ev.Node
+		} else if ev.Node != o.Target {
+			n.Close(context.Background())
+			return nil, fmt.Errorf("%w: connected to node %q, not %q", ErrConnect, ev.Node, o.Target)
+		}
+		s.up = ev
+	case <-time.After(min(o.Timeout, 15*time.Second)):
+		n.Close(context.Background())
+		return nil, fmt.Errorf("%w: %s: no authenticated connection (wrong address or secret?)", ErrConnect, o.Connect)
+	case <-ctx.Done():
+		n.Close(context.Background())
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.node.Close(ctx)
+}
+
+// send retries on backpressure until ctx ends.
+func (s *session) send(ctx context.Context, port string, args ...any) error {
+	return s.sendTo(ctx, s.target+"#"+port, args)
+}
+
+// sendTo is send with a full port ID and the arguments as a slice, so that
+// a hot loop can prepare both once.
+func (s *session) sendTo(ctx context.Context, dest string, args []any) error {
+	for {
+		err := s.node.Send(dest, args...)
+		if !errors.Is(err, engine.ErrBackpressure) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ErrTimeout
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+}
+
+func (s *session) await(ctx context.Context) ([]any, error) {
+	select {
+	case a := <-s.replies:
+		return a, nil
+	case <-ctx.Done():
+		return nil, ErrTimeout
+	}
+}
+
+// Run performs one benchmark.
+func Run(o Options) (*Result, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	switch o.Mode {
+	case "sink":
+		return runSink(ctx, &o)
+	case "ping":
+		return runPing(ctx, &o)
+	case "connect":
+		return runConnect(ctx, &o)
+	}
+	return nil, fmt.Errorf("bench: unknown mode %q", o.Mode)
+}
+
+// progress prints a rate line about once a second.
+type progress struct {
+	o     *Options
+	start time.Time
+	last  time.Time
+	what  string
+}
+
+func (p *progress) update(done, total int64) {
+	if p.o.Progress == nil || time.Since(p.last) < time.Second {
+		return
+	}
+	p.last = time.Now()
+	el := time.Since(p.start).Seconds()
+	rate := float64(done) / el
+	eta := "?"
+	if rate > 0 {
+		eta = strconv.FormatFloat(float64(total-done)/rate, 'f', 1, 64) + "s"
+	}
+	line := fmt.Sprintf("%s: %d/%d  %.0f/s  elapsed %.1fs  eta %s", p.what, done, total, rate, el, eta)
+	if p.o.Terminal {
+		fmt.Fprintf(p.o.Progress, "\r\x1b[K%s", line)
+	} else {
+		fmt.Fprintln(p.o.Progress, line)
+	}
+}
+
+func (p *progress) finish() {
+	if p.o.Progress != nil && p.o.Terminal {
+		fmt.Fprint(p.o.Progress, "\r\x1b[K")
+	}
+}
+
+// confirm does the link check: one echo round trip.
+func (s *session) confirm(ctx context.Context) error {
+	if err := s.send(ctx, "echo", s.reply, "hello", 1); err != nil {
+		return err
+	}
+	a, err := s.await(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: no echo reply from %s", ErrConnect, s.target)
+	}
+	if len(a) != 2 || fmt.Sprint(a[0]) != "hello" {
+		return fmt.Errorf("%w: unexpected echo reply %v", ErrConnect, a)
+	}
+	return nil
+}
+
+// report asks the sink for its counts.
+func (s *session) report(ctx context.Context) (count int64, cpu float64, err error) {
+	if err = s.send(ctx, "sink", "report", s.reply); err != nil {
+		return
+	}
+	for {
+		a, err := s.await(ctx)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(a) >= 4 && fmt.Sprint(a[0]) == "count" {
+			count, _ = strconv.ParseInt(fmt.Sprint(a[1]), 10, 64)
+			cpu, _ = strconv.ParseFloat(fmt.Sprint(a[3]), 64)
+			return count, cpu, nil
+		}
+	}
+}
+
+func runSink(ctx context.Context, o *Options) (*Result, error) {
+	s, err := open(ctx, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if err := s.confirm(ctx); err != nil {
+		return nil, err
+	}
+	base, cpu0, err := s.report(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payload := stringOf('x', o.Size)
+	var wire []byte
+	if codec, err := framing.ByName(s.up.SendFraming); err == nil {
+		wire, _ = codec.AppendMessage(nil, "sink", []any{payload})
+	}
+	p := &progress{o: o, start: time.Now(), what: "sink"}
+	start := time.Now()
+	var acked atomic.Int64
+	sem := make(chan struct{}, o.Outstanding)
+	var last int64
+	var lastCPU float64
+	errCh := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // collects reports
+		defer wg.Done()
+		for {
+			a, err := s.await(ctx)
+			if err != nil {
+				errCh <- err
+				return
+			}
+			if len(a) < 4 || fmt.Sprint(a[0]) != "count" {
+				continue
+			}
+			c, _ := strconv.ParseInt(fmt.Sprint(a[1]), 10, 64)
+			cpu, _ := strconv.ParseFloat(fmt.Sprint(a[3]), 64)
+			last, lastCPU = c-base, cpu
+			acked.Store(last)
+			<-sem
+			if last >= int64(o.Count) {
+				errCh <- nil
+				return
+			}
+		}
+	}()
+	sinkID := s.target + "#sink"
+	payloadArgs := []any{payload}
+	sent := 0
+	for sent < o.Count {
+		k := min(o.Batch, o.Count-sent)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ErrTimeout
+		}
+		for i := 0; i < k; i++ {
+			if err := s.sendTo(ctx, sinkID, payloadArgs); err != nil {
+				return nil, err
+			}
+		}
+		sent += k
+		if err := s.send(ctx, "sink", "report", s.reply); err != nil {
+			return nil, err
+		}
+		p.update(acked.Load(), int64(o.Count))
+	}
+	for {
+		select {
+		case err := <-errCh:
+			wg.Wait()
+			p.finish()
+			el := time.Since(start).Seconds()
+			if err != nil {
+				return nil, err
+			}
+			r := &Result{}
+			r.add("mode", "sink")
+			s.addLink(r)
+			r.add("size", o.Size)
+			r.add("count", o.Count)
+			r.add("received", last)
+			r.add("elapsed", round(el, 6))
+			rate := float64(last) / el
+			r.add("msgs_per_s", round(rate, 0))
+			r.add("payload_MB_per_s", round(rate*float64(o.Size)/1e6, 3))
+			r.add("wire_bytes_per_msg", len(wire))
+			r.add("wire_MB_per_s", round(rate*float64(len(wire))/1e6, 3))
+			r.add("batch", o.Batch)
+			r.add("outstanding", o.Outstanding)
+			ncpu := lastCPU - cpu0
+			r.add("node_cpu_s", round(ncpu, 3))
+			if ncpu > 0 {
+				r.add("msgs_per_node_cpu_s", round(float64(last)/ncpu, 0))
+			} else {
+				r.add("msgs_per_node_cpu_s", 0)
+			}
+			if last < int64(o.Count) {
+				return r, ErrShort
+			}
+			return r, nil
+		case <-time.After(time.Second):
+			p.update(acked.Load(), int64(o.Count))
+		}
+	}
+}
+
+func (s *session) addLink(r *Result) {
+	r.add("framing", s.up.SendFraming)
+	r.add("peer_framing", s.up.RecvFraming)
+	r.add("auth", s.up.Auth)
+}
+
+func runPing(ctx context.Context, o *Options) (*Result, error) {
+	sendTimes := sync.Map{}
+	rtts := make([]float64, 0, o.Count)
+	var mu sync.Mutex
+	done := make(chan struct{})
+	var got atomic.Int64
+	var sess *session
+	slots := make(chan struct{}, o.Inflight)
+	handler := func(m *engine.Message) {
+		a, err := m.Args()
+		if err != nil || len(a) < 2 || fmt.Sprint(a[0]) != "pong" {
+			if err == nil && sess != nil {
+				sess.replies <- a
+			}
+			return
+		}
+		seq := fmt.Sprint(a[1])
+		if t0, ok := sendTimes.LoadAndDelete(seq); ok {
+			mu.Lock()
+			rtts = append(rtts, float64(time.Since(t0.(time.Time)).Nanoseconds())/1e3)
+			mu.Unlock()
+			<-slots
+			if got.Add(1) == int64(o.Count) {
+				close(done)
+			}
+		}
+	}
+	s, err := open(ctx, o, handler)
+	if err != nil {
+		return nil, err
+	}
+	sess = s
+	defer s.close()
+	if err := s.confirm(ctx); err != nil {
+		return nil, err
+	}
+	payload := stringOf('x', o.Size)
+	p := &progress{o: o, start: time.Now(), what: "ping"}
+	start := time.Now()
+	for i := 0; i < o.Count; i++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ErrTimeout
+		}
+		seq := strconv.Itoa(i)
+		sendTimes.Store(seq, time.Now())
+		if err := s.send(ctx, "echo", s.reply, "pong", i, payload); err != nil {
+			return nil, err
+		}
+		p.update(got.Load(), int64(o.Count))
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ErrTimeout
+	}
+	p.finish()
+	el := time.Since(start).Seconds()
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Float64s(rtts)
+	r := &Result{}
+	r.add("mode", "ping")
+	s.addLink(r)
+	r.add("size", o.Size)
+	r.add("count", o.Count)
+	r.add("received", len(rtts))
+	r.add("elapsed", round(el, 6))
+	r.add("roundtrips_per_s", round(float64(len(rtts))/el, 0))
+	var sum float64
+	for _, v := range rtts {
+		sum += v
+	}
+	r.add("avg_rtt_us", round(sum/float64(len(rtts)), 1))
+	for _, q := range []struct {
+		k string
+		p float64
+	}{{"p50_us", 0.5}, {"p90_us", 0.9}, {"p99_us", 0.99}, {"p999_us", 0.999}} {
+		r.add(q.k, round(percentile(rtts, q.p), 1))
+	}
+	r.add("max_us", round(rtts[len(rtts)-1], 1))
+	r.add("inflight", o.Inflight)
+	return r, nil
+}
+
+func runConnect(ctx context.Context, o *Options) (*Result, error) {
+	var done atomic.Int64
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	p := &progress{o: o, start: time.Now(), what: "connect"}
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var link atomic.Value
+	for w := 0; w < o.Conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(o.Count) {
+				res, err := handshakeOnce(ctx, o)
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					if ctx.Err() != nil {
+						return
+					}
+					continue
+				}
+				link.CompareAndSwap(nil, res)
+				done.Add(1)
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	for {
+		select {
+		case <-finished:
+			p.finish()
+			el := time.Since(start).Seconds()
+			if done.Load() == 0 {
+				err, _ := firstErr.Load().(error)
+				return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+			}
+			r := &Result{}
+			r.add("mode", "connect")
+			if lr, ok := link.Load().(*linkInfo); ok {
+				r.add("framing", lr.send)
+				r.add("peer_framing", lr.recv)
+				r.add("auth", lr.auth)
+			}
+			r.add("count", o.Count)
+			r.add("received", done.Load())
+			r.add("failed", failed.Load())
+			r.add("elapsed", round(el, 6))
+			r.add("handshakes_per_s", round(float64(done.Load())/el, 0))
+			r.add("conns", o.Conns)
+			if ctx.Err() != nil {
+				return r, ErrTimeout
+			}
+			if done.Load() < int64(o.Count) {
+				return r, ErrShort
+			}
+			return r, nil
+		case <-time.After(time.Second):
+			p.update(done.Load(), int64(o.Count))
+		}
+	}
+}
+
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func round(v float64, digits int) float64 {
+	f := math.Pow(10, float64(digits))
+	return math.Round(v*f) / f
+}
+
+func stringOf(c byte, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/perl
+# aemp-peer.pl: a minimal AEMP peer for interop tests and baselines, built only
+# on Debian's AnyEvent::Handle and JSON::XS. It speaks the "simple handshake for
+# non-Perl nodes" of the AEMP document: it authenticates itself with cleartext
+# (the hex secret) and does not check the other side's token, and it reads and
+# writes json framing.
+#
+# It serves two ports with the semantics of the aemp-go node:
+#   echo: [REPLYPORT, ARGS...]        -> sends [REPLYPORT's name, ARGS...] back
+#   sink: ["report", REPLYPORT]       -> ["count", N, BYTES, CPUSEC] to REPLYPORT
+#         ["reset"]                   -> zeroes N and BYTES
+#         anything else               -> N += 1, BYTES += length of scalar args
+#
+# usage:
+#   aemp-peer.pl --nodeid ID --secret S (--listen HOST:PORT | --connect HOST:PORT)
+#                [--send JSON]... [--sink-count N --sink-size B --batch K] [--quit-after SECONDS]
+# Every message received for a port other than echo/sink is printed to stdout as
+# one line "RECV <json>". "READY <host:port>" is printed once listening,
+# "UP <peer nodeid> <peer framing>" once a connection is authenticated.
+use strict;
+use warnings;
+use Getopt::Long;
+use AnyEvent;
+use AnyEvent::Handle;
+use AnyEvent::Socket;
+use JSON::XS;
+use MIME::Base64;
+
+my ($nodeid, $secret, $listen, $connect) = ("perlpeer", "", undef, undef);
+my @send;
+my ($sink_count, $sink_size, $batch, $quit_after) = (0, 20, 1000, 0);
+GetOptions(
+   "nodeid=s" => \$nodeid, "secret=s" => \$secret,
+   "listen=s" => \$listen, "connect=s" => \$connect,
+   "send=s" => \@send, "sink-count=i" => \$sink_count, "sink-size=i" => \$sink_size,
+   "batch=i" => \$batch, "quit-after=f" => \$quit_after,
+) or die "bad arguments\n";
+$listen or $connect or die "need --listen or --connect\n";
+$| = 1;
+
+my $json = JSON::XS->new->utf8;
+my ($count, $bytes) = (0, 0);
+my $done = AE::cv;
+my $quit_timer = $quit_after ? AE::timer($quit_after, 0, sub { $done->send }) : undef;
+
+sub portname { my ($id) = @_; $id =~ s/^[^#]*#//; $id }
+
+sub handle_message {
+   my ($hdl, $msg) = @_;
+   my ($port, @args) = @$msg;
+   $port = "" unless defined $port;
+   if ($port eq "echo") {
+      my $reply = shift @args;
+      $hdl->push_write(json => [portname($reply), @args]) if defined $reply;
+   } elsif ($port eq "sink") {
+      if (@args && defined $args[0] && !ref $args[0] && $args[0] eq "report") {
+         my @t = times;
+         $hdl->push_write(json => [portname($args[1]), "count", $count, $bytes, $t[0] + $t[1]]);
+      } elsif (@args && defined $args[0] && !ref $args[0] && $args[0] eq "reset") {
+         ($count, $bytes) = (0, 0);
+      } else {
+         $count++;
+         $bytes += length $_ for grep { defined && !ref } @args;
+      }
+   } elsif ($port ne "") {
+      print "RECV ", $json->encode($msg), "\n";
+   }
+}
+
+sub session {
+   my ($fh, $host, $port) = @_;
+   my $hdl; $hdl = AnyEvent::Handle->new(
+      fh => $fh,
+      on_error => sub { print "DOWN $_[2]\n"; $_[0]->destroy; $done->send if $connect },
+      on_eof => sub { print "DOWN eof\n"; $hdl->destroy; $done->send if $connect },
+   );
+   my $nonce = encode_base64(join("", map chr(int rand 256), 1 .. 66), "");
+   $hdl->push_write("aemp;1;$nodeid;hmac_md6_64_256,cleartext;json;provider=aemp-peer.pl;peeraddr=$host:$port\012$nonce\012");
+   $hdl->push_read(line => sub {
+      my ($proto, $version, $rnode, $auths, $framings) = split /;/, $_[1];
+      return $hdl->destroy, print "DOWN bad greeting\n" unless $proto eq "aemp" and $version == 1;
+      $hdl->push_read(line => sub {
+         $hdl->push_write("cleartext;" . unpack("H*", $secret) . ";json\012");
+         $hdl->push_read(line => sub {
+            my ($method, $token, $rframing) = split /;/, $_[1];
+            print "UP $rnode $rframing\n";
+            $hdl->push_write(json => $json->decode($_)) for @send;
+            if ($sink_count) {
+               my $payload = "x" x $sink_size;
+               $hdl->push_write(json => ["sink", $payload]) for 1 .. $sink_count;
+            }
+            my $reader; $reader = sub {
+               handle_message($_[0], $_[1]);
+               $_[0]->push_read(json => $reader);
+            };
+            $hdl->push_read(json => $reader);
+         });
+      });
+   });
+   $hdl;
+}
+
+my %handles;
+if ($listen) {
+   my ($h, $p) = parse_hostport $listen;
+   tcp_server $h, $p, sub {
+      my ($fh, $host, $port) = @_;
+      my $hdl = session($fh, $host, $port);
+      $handles{$hdl} = $hdl;
+   }, sub { print "READY $_[1]:$_[2]\n"; 1024 };
+} else {
+   my ($h, $p) = parse_hostport $connect;
+   tcp_connect $h, $p, sub {
+      my ($fh) = @_ or do { print "DOWN connect failed: $!\n"; return $done->send };
+      my $hdl = session($fh, $h, $p);
+      $handles{$hdl} = $hdl;
+   };
+}
+$done->recv;

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aemp-go/aemp/bench"
+)
+
+const benchUsage = `usage: aemp bench --connect HOST:PORT [--target NODEID] --secret S --mode sink|ping|connect
+                  [--count N] [--size BYTES] [--framing json,storable] [--batch N]
+                  [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS] [--json]
+
+A load generator for any AEMP node serving the echo and sink ports (an
+aemp-go node, the Perl baseline node, or an AnyEvent::MP node with them).
+It is a listener-less node itself, with a random node ID per run.
+
+modes:
+  sink     N messages ["sink", PAYLOAD] in batches, each followed by
+           ["sink", "report", REPLY]; at most K batches unacknowledged; ends
+           when the target's report shows all N delivered
+  ping     ["echo", REPLY, "pong", SEQ, PAYLOAD] with K in flight: round trips
+           and latency percentiles
+  connect  full handshakes per second (connect, authenticate, one echo,
+           close) with C concurrent connectors
+
+A progress line goes to stderr about once a second; the result is one line
+"RESULT key=value ..." on stdout (and a JSON object with --json).
+Exit status: 0 success, 1 cannot connect or authenticate, 2 usage error,
+3 fewer messages arrived than were sent, 4 timeout.
+
+flags:
+`
+
+// runBench implements "aemp bench".
+func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o bench.Options
+	fs.StringVar(&o.Connect, "connect", "", "target `HOST:PORT`")
+	fs.StringVar(&o.Target, "target", "", "target node `ID` (default: whichever node answers)")
+	fs.StringVar(&o.Secret, "secret", os.Getenv("AEMP_SECRET"), "shared `SECRET` (default $AEMP_SECRET)")
+	fs.StringVar(&o.Mode, "mode", "sink", "sink, ping or connect")
+	fs.IntVar(&o.Count, "count", 100000, "messages (sink, ping) or handshakes (connect)")
+	fs.IntVar(&o.Size, "size", 20, "payload `BYTES`")
+	framings := fs.String("framing", "json,storable", "framings offered, in preference order")
+	fs.IntVar(&o.Batch, "batch", 1000, "sink: messages per report")
+	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink: unacknowledged batches")
+	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight")
+	fs.IntVar(&o.Conns, "conns", 0, "connect: concurrent connectors (default 16; 1 for other modes)")
+	timeout := fs.Float64("timeout", 60, "give up after `SECONDS`")
+	asJSON := fs.Bool("json", false, "also print the result as one JSON object")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "aemp bench: %s\n", msg)
+		fs.Usage()
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument " + strconv.Quote(fs.Arg(0)))
+	case o.Connect == "":
+		return usageErr("--connect is required")
+	case o.Secret == "":
+		return usageErr("--secret (or $AEMP_SECRET) is required")
+	case o.Mode != "sink" && o.Mode != "ping" && o.Mode != "connect":
+		return usageErr("--mode must be sink, ping or connect")
+	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || *timeout <= 0:
+		return usageErr("counts must be positive")
+	}
+	if o.Conns == 0 {
+		o.Conns = 1
+		if o.Mode == "connect" {
+			o.Conns = 16
+		}
+	}
+	o.Framings = splitList(*framings)
+	o.Timeout = time.Duration(*timeout * float64(time.Second))
+	o.Progress = stderr
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			o.Terminal = true
+		}
+	}
+	res, err := bench.Run(o)
+	if res != nil {
+		printResult(stdout, res, *asJSON)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "aemp bench:", err)
+	}
+	return bench.ExitStatus(err)
+}
+
+// printResult writes the RESULT line and, with asJSON, the JSON object.
+func printResult(w io.Writer, r *bench.Result, asJSON bool) {
+	var b strings.Builder
+	b.WriteString("RESULT")
+	obj := map[string]any{}
+	for _, f := range r.Fields {
+		fmt.Fprintf(&b, " %s=%v", f.Key, plain(f.Value))
+		obj[f.Key] = f.Value
+	}
+	fmt.Fprintln(w, b.String())
+	if asJSON {
+		j, _ := json.Marshal(obj)
+		fmt.Fprintln(w, string(j))
+	}
+}
+
+// plain formats numbers without exponents or units.
+func plain(v any) string {
+	switch v := v.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		if v == "" {
+			return "-"
+		}
+		return v
+	}
+	return fmt.Sprint(v)
+}

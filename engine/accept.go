@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+)
+
+// acceptLoop accepts connections on ln in its own goroutine and hands them
+// to the event loops. gnet's own acceptor shuts the whole engine down when
+// accept fails (for example with EMFILE, too many open files); here a
+// failing accept only pauses this loop, and connections beyond MaxConns
+// are closed at once, so existing connections keep working.
+func (n *Node) acceptLoop(ln net.Listener) {
+	defer n.wg.Done()
+	var lastLog time.Time
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if n.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.stats.acceptErrors.Add(1)
+			if time.Since(lastLog) > 5*time.Second {
+				lastLog = time.Now()
+				n.log.Warn("accept failed; pausing this listener briefly", "addr", ln.Addr().String(), "err", err)
+			}
+			pause := 10 * time.Millisecond
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				pause = 50 * time.Millisecond
+			}
+			time.Sleep(pause)
+			continue
+		}
+		if int(n.stats.conns.Load()) >= n.cfg.MaxConns {
+			n.stats.refused.Add(1)
+			c.Close()
+			continue
+		}
+		n.startConn(c, false, "")
+	}
+}
+
+// tuneSocket applies TCP_NODELAY and keepalive settings.
+func (n *Node) tuneSocket(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.SetNoDelay(n.cfg.noDelay())
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{
+		Enable:   true,
+		Idle:     n.cfg.KeepAliveIdle,
+		Interval: n.cfg.KeepAliveInterval,
+		Count:    n.cfg.KeepAliveCount,
+	})
+}

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config describes a node. The zero value of every field means the
+// AnyEvent::MP 1.30 default where there is one.
+type Config struct {
+	// NodeID names the node. Empty: the host name, as Perl does. "anon/"
+	// is replaced by "anon/" and a random string.
+	NodeID string
+	// Binds are the listen addresses ("host:port"; port 0 picks one).
+	// None: a listener-less node, which must connect out.
+	Binds []string
+	// Seeds are addresses connected at start and whenever they are down.
+	Seeds []string
+	// Secret is the shared secret for hmac_md6_64_256.
+	Secret string
+	// CertPEM enables TLS: the PEM text holds the private key and the
+	// certificate, and serves as the CA for verifying the peer, which must
+	// present a certificate too (as the original).
+	CertPEM []byte
+	// AuthOffer lists the methods this node may authenticate itself with
+	// (default tls_md6_64_256, hmac_md6_64_256).
+	AuthOffer []string
+	// AuthAccept lists the methods advertised in the greeting
+	// (default tls_md6_64_256, hmac_md6_64_256, tls_anon, cleartext).
+	AuthAccept []string
+	// Framings are the framings offered and accepted, in preference
+	// order (default json, storable).
+	Framings []string
+	// MonitorTimeout bounds a handshake, the time messages for an
+	// unreachable node are kept, and the write-idle interval after which a
+	// listener-less node sends a keepalive (default 30 s).
+	MonitorTimeout time.Duration
+	// ConnectInterval is the pause between connection attempts to a seed
+	// (default 2 s).
+	ConnectInterval time.Duration
+	// NoDelay turns TCP_NODELAY off when set to false (default on).
+	NoDelay *bool
+	// MaxFrameSize is the largest frame accepted (default 64 MiB).
+	MaxFrameSize int
+	// HighWaterMark is how many unsent bytes a connection (or the queue of
+	// an unconnected node) may hold before Send reports ErrBackpressure
+	// (default 16 MiB).
+	HighWaterMark int
+	// MaxConns caps open connections; further ones are refused at once
+	// (default: the open-file limit less 64, at least 16).
+	MaxConns int
+	// KeepAliveIdle, KeepAliveInterval and KeepAliveCount tune TCP
+	// keepalive (defaults 30 s, 10 s, 3): a dead peer of an idle link is
+	// noticed after about idle + interval*count.
+	KeepAliveIdle     time.Duration
+	KeepAliveInterval time.Duration
+	KeepAliveCount    int
+	// EventLoops is the number of gnet event loops (default: GOMAXPROCS).
+	EventLoops int
+	// Logger receives connection and error logs (default: slog.Default()).
+	Logger *slog.Logger
+	// OnNodeEvent is called when a connection to another node comes up or
+	// goes down. It runs on an event loop: it must not block.
+	OnNodeEvent func(NodeEvent)
+	// Provider is sent in the greeting (default "aemp-go").
+	Provider string
+}
+
+// NodeEvent reports a change of another node's connection.
+type NodeEvent struct {
+	Node string
+	Up   bool
+	// Reason says why the node went down, in AnyEvent::MP's words
+	// ("Unexpected end-of-file", "unable to connect", ...).
+	Reason string
+	// Addr is the remote address of the connection.
+	Addr string
+	// For Up events: the auth method the peer used, the framing we send
+	// and the framing the peer sends.
+	Auth, SendFraming, RecvFraming string
+}
+
+// defaults fills in the zero fields.
+func (c *Config) defaults() error {
+	if c.NodeID == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "anon/"
+		}
+		c.NodeID = h
+	}
+	if c.NodeID == "anon/" {
+		var b [12]byte
+		rand.Read(b[:])
+		c.NodeID = "anon/" + strings.NewReplacer("x", "x0", "/", "x1", "+", "x2").Replace(base64.RawStdEncoding.EncodeToString(b[:]))
+	}
+	if strings.ContainsAny(c.NodeID, ";#\r\n") {
+		return fmt.Errorf("%w: node ID %q contains one of ; # CR LF", ErrConfig, c.NodeID)
+	}
+	if len(c.Framings) == 0 {
+		c.Framings = []string{"json", "storable"}
+	}
+	if c.MonitorTimeout <= 0 {
+		c.MonitorTimeout = 30 * time.Second
+	}
+	if c.ConnectInterval <= 0 {
+		c.ConnectInterval = 2 * time.Second
+	}
+	if c.MaxFrameSize <= 0 {
+		c.MaxFrameSize = 64 << 20
+	}
+	if c.HighWaterMark <= 0 {
+		c.HighWaterMark = 16 << 20
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 16
+		var rl syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 80 {
+			c.MaxConns = int(min(rl.Cur-64, 1<<30))
+		}
+	}
+	if c.KeepAliveIdle <= 0 {
+		c.KeepAliveIdle = 30 * time.Second
+	}
+	if c.KeepAliveInterval <= 0 {
+		c.KeepAliveInterval = 10 * time.Second
+	}
+	if c.KeepAliveCount <= 0 {
+		c.KeepAliveCount = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Provider == "" {
+		c.Provider = "aemp-go"
+	}
+	if c.Secret == "" && len(c.CertPEM) == 0 {
+		return fmt.Errorf("%w: neither a secret nor a certificate is configured; every handshake would fail", ErrConfig)
+	}
+	return nil
+}
+
+func (c *Config) noDelay() bool { return c.NoDelay == nil || *c.NoDelay }

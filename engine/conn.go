@@ -1,0 +1,364 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aemp-go/aemp/engine/handshake"
+	"github.com/aemp-go/aemp/framing"
+)
+
+// transport is what drives a connection's bytes: a gnet connection on an
+// event loop, or a TLS connection on goroutines of its own.
+type transport interface {
+	// wake asks the driver to write the connection's pending bytes soon.
+	// Any goroutine may call it.
+	wake()
+	// close closes the connection; the driver then calls conn.closed.
+	// Any goroutine may call it.
+	close()
+}
+
+// transportRef holds a transport for atomic.Pointer.
+type transportRef struct{ transport }
+
+// driver returns the connection's current transport, or nil before it
+// has one.
+func (c *conn) driver() transport {
+	if r := c.tr.Load(); r != nil {
+		return r.transport
+	}
+	return nil
+}
+
+func (c *conn) setTransport(t transport) { c.tr.Store(&transportRef{t}) }
+
+// Connection states.
+const (
+	stHandshake int32 = iota // greeting and auth lines
+	stTLSSwitch              // leaving gnet for TLS
+	stData                   // authenticated: framed messages
+	stClosed
+)
+
+// conn is the protocol state of one connection, independent of what
+// drives its I/O: the handshake, then the data phase's codecs, the pending
+// outbound bytes and the routing of inbound frames.
+type conn struct {
+	n          *Node
+	tr         atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
+	hs         *handshake.Handshake
+	state      atomic.Int32
+	remoteAddr string
+	dialAddr   string // the address dialed, for outbound connections
+	deadline   time.Time
+	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
+
+	// After the handshake:
+	peerID string
+	peer   *peer
+	rx     *framing.Decoder // the peer's framing
+	tx     framing.Codec    // ours
+	msg    Message          // reused for every inbound message
+
+	mu         sync.Mutex
+	out        []byte // encoded, not yet handed to the transport
+	spare      []byte
+	closedFlag bool
+	reason     string // why the connection ends (first one wins)
+
+	wakeQueued atomic.Bool
+	pending    atomic.Int64 // len(out)
+	buffered   atomic.Int64 // bytes the transport still holds
+	lastWrite  atomic.Int64 // unix nanoseconds
+}
+
+// newConn prepares the state of a connection just opened.
+func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
+	hs, err := handshake.New(n.hsConfig.cfg, handshake.ConnInfo{PeerAddr: remote.String()})
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{n: n, hs: hs, remoteAddr: remote.String(), dialAddr: dialAddr,
+		deadline: time.Now().Add(n.cfg.MonitorTimeout)}
+	c.lastWrite.Store(time.Now().UnixNano())
+	c.msg.conn = c
+	return c, nil
+}
+
+// startConn hands an accepted or dialed socket to an event loop.
+func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
+	n.tuneSocket(nc)
+	c, err := n.newConn(nc.RemoteAddr(), dialAddr)
+	if err != nil {
+		n.log.Error("connection setup", "err", err)
+		nc.Close()
+		return
+	}
+	n.register(c)
+	if _, err := n.client.EnrollContext(nc, c); err != nil {
+		n.log.Warn("cannot hand connection to the event loop", "addr", c.remoteAddr, "err", err)
+		n.unregister(c)
+		nc.Close()
+	}
+}
+
+func (n *Node) register(c *conn) {
+	n.stats.conns.Add(1)
+	n.connsMu.Lock()
+	n.conns[c] = struct{}{}
+	n.connsMu.Unlock()
+}
+
+func (n *Node) unregister(c *conn) {
+	n.connsMu.Lock()
+	_, ok := n.conns[c]
+	delete(n.conns, c)
+	n.connsMu.Unlock()
+	if ok {
+		n.stats.conns.Add(-1)
+	}
+}
+
+// start returns the bytes to send first: our greeting.
+func (c *conn) start() []byte { return c.hs.Start() }
+
+func (c *conn) authenticated() bool { return c.state.Load() == stData }
+
+// consume processes inbound bytes and returns how many it used. Bytes of
+// an incomplete frame are left for the next call. On an error the
+// connection must be closed; nothing after the failing point was used.
+func (c *conn) consume(in []byte) (int, error) {
+	used := 0
+	if c.state.Load() == stHandshake {
+		st, err := c.hs.Feed(in)
+		c.queueRaw(st.Out)
+		used = st.Consumed
+		if err != nil {
+			return used, err
+		}
+		if st.StartTLS != handshake.TLSNone {
+			c.tlsRole = st.StartTLS
+			c.state.Store(stTLSSwitch)
+			return used, nil
+		}
+		if !st.Done {
+			return used, nil
+		}
+		if err := c.handshakeDone(); err != nil {
+			return used, err
+		}
+	}
+	if c.state.Load() != stData {
+		return used, nil
+	}
+	for used < len(in) {
+		m, n, err := c.rx.Next(in[used:])
+		if err != nil {
+			return used, err
+		}
+		if n == 0 {
+			break
+		}
+		used += n
+		c.dispatch(&m)
+	}
+	return used, nil
+}
+
+// handshakeDone switches to the data phase and makes this the node's
+// connection to the peer.
+func (c *conn) handshakeDone() error {
+	res := c.hs.Result()
+	n := c.n
+	rx, err := framing.ByName(res.RecvFraming)
+	if err != nil {
+		return fmt.Errorf("%s: unusable remote framing", res.RecvFraming)
+	}
+	tx, err := framing.ByName(res.SendFraming)
+	if err != nil {
+		return fmt.Errorf("%s: unusable local framing", res.SendFraming)
+	}
+	lim := framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize}
+	c.rx = framing.NewDecoder(rx, lim)
+	c.tx = tx
+	c.peerID = res.PeerNodeID
+	c.msg.source = c.peerID
+	c.state.Store(stData)
+	c.hs = nil
+	n.log.Debug("connected", "node", c.peerID, "addr", c.remoteAddr, "auth", res.PeerAuth,
+		"send", res.SendFraming, "recv", res.RecvFraming)
+	n.attach(c, c.peerID, res)
+	return nil
+}
+
+// dispatch routes one inbound message to its port.
+func (c *conn) dispatch(m *framing.Message) {
+	n := c.n
+	n.stats.received.Add(1)
+	port := m.Port()
+	if len(port) == 0 {
+		n.nodePortMessage(c, m)
+		return
+	}
+	p := n.ports.lookup(port)
+	if p == nil {
+		n.stats.unknownPort.Add(1)
+		return
+	}
+	c.msg.fm = m
+	c.msg.args = nil
+	p.handler(&c.msg)
+	c.msg.fm = nil
+}
+
+// queueRaw appends bytes (handshake lines) to the pending output.
+func (c *conn) queueRaw(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.out = append(c.out, b...)
+	c.pending.Store(int64(len(c.out)))
+	c.mu.Unlock()
+}
+
+// send encodes a message for the peer into the pending output and wakes
+// the writer once.
+func (c *conn) send(port string, args []any) error {
+	if c.pending.Load()+c.buffered.Load() > int64(c.n.cfg.HighWaterMark) {
+		c.wakeWriter() // refresh the transport's figure
+		return ErrBackpressure
+	}
+	c.mu.Lock()
+	if c.closedFlag {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	before := len(c.out)
+	var err error
+	c.out, err = c.tx.AppendMessage(c.out, port, args)
+	if err != nil {
+		c.out = c.out[:before]
+		c.mu.Unlock()
+		return err
+	}
+	c.pending.Store(int64(len(c.out)))
+	c.mu.Unlock()
+	c.n.stats.sent.Add(1)
+	c.wakeWriter()
+	return nil
+}
+
+// wakeWriter asks the transport to flush, once until it has.
+func (c *conn) wakeWriter() {
+	if c.wakeQueued.CompareAndSwap(false, true) {
+		if t := c.driver(); t != nil {
+			t.wake()
+		} else {
+			c.wakeQueued.Store(false)
+		}
+	}
+}
+
+// takeOut hands the pending output to the transport; it must give the
+// slice back with recycle once written.
+func (c *conn) takeOut() []byte {
+	c.wakeQueued.Store(false)
+	c.mu.Lock()
+	b := c.out
+	c.out = c.spare
+	c.spare = nil
+	c.pending.Store(0)
+	c.mu.Unlock()
+	if len(b) > 0 {
+		c.lastWrite.Store(time.Now().UnixNano())
+	}
+	return b
+}
+
+// recycle returns a written output buffer for reuse.
+func (c *conn) recycle(b []byte) {
+	if cap(b) > 4<<20 {
+		return // let a burst's big buffer go
+	}
+	c.mu.Lock()
+	if c.spare == nil {
+		c.spare = b[:0]
+	}
+	c.mu.Unlock()
+}
+
+// pendingOut reports whether output is waiting to be written.
+func (c *conn) pendingOut() bool { return c.pending.Load()+c.buffered.Load() > 0 }
+
+// fail closes the connection because of err (logged with the original's
+// wording where it has one).
+func (c *conn) fail(err error) {
+	c.closeWith(reasonFor(err))
+}
+
+// closeWith closes the connection with the given reason.
+func (c *conn) closeWith(reason string) {
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = reason
+	}
+	c.mu.Unlock()
+	if t := c.driver(); t != nil {
+		t.close()
+	}
+}
+
+// closed is called by the transport once the connection is gone.
+func (c *conn) closed(err error) {
+	c.mu.Lock()
+	if c.closedFlag {
+		c.mu.Unlock()
+		return
+	}
+	c.closedFlag = true
+	reason := c.reason
+	if reason == "" {
+		reason = reasonFor(err)
+	}
+	c.out, c.spare = nil, nil
+	c.mu.Unlock()
+	old := c.state.Swap(stClosed)
+	n := c.n
+	n.unregister(c)
+	if old == stData {
+		n.detach(c, reason)
+	} else if old != stClosed {
+		n.log.Info("handshake failed", "addr", c.remoteAddr, "reason", reason)
+	}
+}
+
+// reasonFor turns an I/O or protocol error into AnyEvent::MP's reason text.
+func reasonFor(err error) string {
+	var hsErr *handshake.Error
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return ReasonEOF
+	case errors.As(err, &hsErr):
+		return hsErr.Msg
+	case errors.Is(err, syscall.EPIPE):
+		return ReasonBrokenPipe
+	case errors.Is(err, syscall.ECONNRESET):
+		return "Connection reset by peer"
+	case errors.Is(err, syscall.ETIMEDOUT):
+		return "Connection timed out"
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "read ") {
+		s = s[i+2:]
+	}
+	return s
+}

@@ -1,0 +1,33 @@
+package engine
+
+import "errors"
+
+// Sentinel errors of the node. Send and Register return them; node events
+// carry the transport reasons as text, like the original.
+var (
+	// ErrBackpressure is returned by Send when the connection to the
+	// destination node has more unsent bytes than the high-water mark.
+	// The message was not queued; try again later.
+	ErrBackpressure = errors.New("aemp: outbound buffer above the high-water mark")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("aemp: node closed")
+	// ErrBadPortID is returned for a port ID that names no node and port.
+	ErrBadPortID = errors.New("aemp: malformed port ID")
+	// ErrPortExists is returned by Register for a name already in use.
+	ErrPortExists = errors.New("aemp: port already registered")
+	// ErrQueueFull is returned by Send when the queue of messages for a
+	// node that is not connected yet is above the high-water mark.
+	ErrQueueFull = errors.New("aemp: queue for an unconnected node is full")
+	// ErrConfig wraps configuration problems found by New.
+	ErrConfig = errors.New("aemp: bad configuration")
+)
+
+// Reasons reported in node-down events, as AnyEvent::MP words them.
+const (
+	ReasonUnableToConnect = "unable to connect"
+	ReasonSwitched        = "switched connections"
+	ReasonEOF             = "Unexpected end-of-file"
+	ReasonBrokenPipe      = "Broken pipe"
+	ReasonBadMessage      = "Bad message"
+	ReasonClosed          = "connection closed by this node"
+)

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loopHandler drives plaintext connections on gnet's event loops.
+type loopHandler struct {
+	gnet.BuiltinEventEngine
+	n *Node
+}
+
+// gnetTransport is a conn's transport while it lives on an event loop.
+type gnetTransport struct {
+	gc gnet.Conn
+	c  *conn
+}
+
+// wake makes gnet run OnTraffic for the connection on its event loop,
+// which writes everything pending.
+func (t *gnetTransport) wake() {
+	if err := t.gc.Wake(nil); err != nil {
+		t.c.wakeQueued.Store(false)
+	}
+}
+
+func (t *gnetTransport) close() { t.gc.Close() }
+
+// flush writes the pending output with one write; what the socket does
+// not take, gnet keeps and sends when the socket is writable again.
+func (t *gnetTransport) flush() {
+	b := t.c.takeOut()
+	if len(b) > 0 {
+		t.gc.Write(b)
+		t.c.recycle(b)
+	}
+	t.c.buffered.Store(int64(t.gc.OutboundBuffered()))
+}
+
+// OnOpen sends our greeting.
+func (h *loopHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return nil, gnet.Close
+	}
+	c.setTransport(&gnetTransport{gc: gc, c: c})
+	return c.start(), gnet.None
+}
+
+// OnTraffic feeds what arrived to the connection's state machine, zero
+// copy, consuming every complete frame, then writes what that produced.
+func (h *loopHandler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c := gc.Context().(*conn)
+	t, onLoop := c.driver().(*gnetTransport)
+	if !onLoop {
+		return gnet.Close
+	}
+	buf, _ := gc.Peek(-1)
+	used, err := c.consume(buf)
+	if used > 0 {
+		gc.Discard(used) // careful: gnet discards everything for n <= 0
+	}
+	t.flush()
+	if err != nil {
+		c.fail(err)
+		return gnet.Close
+	}
+	if c.state.Load() == stTLSSwitch {
+		if err := h.n.switchToTLS(c, gc); err != nil {
+			c.fail(fmt.Errorf("TLS: %w", err))
+			return gnet.Close
+		}
+		return gnet.Close // the socket lives on as a TLS connection
+	}
+	return gnet.None
+}
+
+// OnClose reports the end of the connection (unless it moved to TLS).
+func (h *loopHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	if _, onLoop := c.driver().(*gnetTransport); !onLoop && c.driver() != nil {
+		return gnet.None // moved to TLS
+	}
+	c.closed(err)
+	return gnet.None
+}
+
+// tcpNoDelay maps the option to gnet's type.
+func tcpNoDelay(on bool) gnet.TCPSocketOpt {
+	if on {
+		return gnet.TCPNoDelay
+	}
+	return gnet.TCPDelay
+}
+
+// gnetLogger sends gnet's own logs to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }

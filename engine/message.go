@@ -1,0 +1,74 @@
+package engine
+
+import "github.com/aemp-go/aemp/framing"
+
+// Message is one message delivered to a port handler. It is valid only
+// while the handler runs; Clone makes a copy that stays valid.
+type Message struct {
+	conn   *conn
+	source string
+	fm     *framing.Message // from another node: the frame
+	args   []any            // local, or decoded
+	local  bool
+}
+
+// Source returns the ID of the node the message came from (our own ID for
+// local messages).
+func (m *Message) Source() string { return m.source }
+
+// Args decodes and returns the message's arguments (everything after the
+// port name). Decoded values never alias the connection's buffers.
+func (m *Message) Args() ([]any, error) {
+	if m.args != nil || m.fm == nil {
+		return m.args, nil
+	}
+	a, err := m.fm.Args()
+	if err != nil {
+		return nil, err
+	}
+	m.args = a
+	return a, nil
+}
+
+// Raw returns the encoded frame as it arrived (nil for a local message).
+// The bytes are valid only while the handler runs.
+func (m *Message) Raw() []byte {
+	if m.fm == nil {
+		return nil
+	}
+	return m.fm.Raw()
+}
+
+// Framing names the framing the message arrived in ("" for local ones).
+func (m *Message) Framing() string {
+	if m.fm == nil {
+		return ""
+	}
+	return m.fm.Framing()
+}
+
+// Clone returns a copy of m that stays valid after the handler returns.
+func (m *Message) Clone() (*Message, error) {
+	args, err := m.Args()
+	if err != nil {
+		return nil, err
+	}
+	return &Message{source: m.source, args: args, local: true}, nil
+}
+
+// deliverLocal calls a local port's handler directly, without encoding.
+func (n *Node) deliverLocal(port string, args []any) {
+	if port == "" {
+		n.nodePortRequest(nil, n.id, args)
+		return
+	}
+	p := n.ports.lookup([]byte(port))
+	if p == nil {
+		n.stats.unknownPort.Add(1)
+		return
+	}
+	if args == nil {
+		args = []any{}
+	}
+	p.handler(&Message{source: n.id, args: args, local: true})
+}

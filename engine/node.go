@@ -1,0 +1,272 @@
+// Package engine is an AEMP node: it listens and connects, authenticates
+// connections with the handshake of package handshake, and moves messages
+// between named ports, framed by package framing, on gnet event loops.
+//
+// Execution model: every connection belongs to one gnet event loop, which
+// reads, splits frames and calls port handlers inline, so handlers must
+// not block. Send may be called from any goroutine: it encodes into the
+// connection's pending buffer and wakes the loop once; the loop writes
+// everything pending in one write per turn. TLS connections leave gnet at
+// the switch and run on two goroutines of their own (see tls.go).
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Node is an AEMP node.
+type Node struct {
+	cfg Config
+	id  string
+	log *slog.Logger
+
+	ports portTable
+	peers sync.Map // node ID -> *peer
+
+	client    *gnet.Client
+	listeners []net.Listener
+	addrs     []string // bound addresses, port 0 resolved
+
+	connsMu sync.Mutex
+	conns   map[*conn]struct{} // every open connection
+
+	hsConfig  hsConfig
+	closing   atomic.Bool
+	started   atomic.Bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	stats     counters
+	nodePorts nodePortState
+}
+
+// counters are the node's statistics.
+type counters struct {
+	conns        atomic.Int64 // open connections
+	refused      atomic.Int64 // connections refused at MaxConns
+	acceptErrors atomic.Int64
+	unknownPort  atomic.Int64 // messages dropped for unknown ports
+	received     atomic.Int64 // messages received from other nodes
+	sent         atomic.Int64 // messages sent to other nodes
+	dropped      atomic.Int64 // queued messages dropped (unable to connect)
+}
+
+// Stats is a snapshot of a node's counters.
+type Stats struct {
+	Conns, Refused, AcceptErrors, UnknownPort, Received, Sent, Dropped int64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	s := &n.stats
+	return Stats{s.conns.Load(), s.refused.Load(), s.acceptErrors.Load(), s.unknownPort.Load(),
+		s.received.Load(), s.sent.Load(), s.dropped.Load()}
+}
+
+// New checks cfg and returns a node that is not started yet: ports can be
+// registered before Start.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	n.ports.prefix = randomToken(6) + "."
+	var err error
+	if n.hsConfig, err = newHSConfig(n); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	n.nodePorts.init()
+	return n, nil
+}
+
+// ID returns the node ID.
+func (n *Node) ID() string { return n.id }
+
+// Addrs returns the addresses the node listens on (after Start).
+func (n *Node) Addrs() []string { return append([]string(nil), n.addrs...) }
+
+// Start binds the listeners, starts the event loops and connects to the
+// seeds. It returns once every listener accepts connections.
+func (n *Node) Start() error {
+	if !n.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("aemp: node already started")
+	}
+	loops := n.cfg.EventLoops
+	var err error
+	n.client, err = gnet.NewClient(&loopHandler{n: n},
+		gnet.WithMulticore(loops <= 0),
+		gnet.WithNumEventLoop(max(loops, 0)),
+		gnet.WithLogger(gnetLogger{n.log}),
+		gnet.WithLockOSThread(false),
+		gnet.WithTCPNoDelay(tcpNoDelay(n.cfg.noDelay())),
+	)
+	if err != nil {
+		return err
+	}
+	if err := n.client.Start(); err != nil {
+		return err
+	}
+	for _, b := range n.cfg.Binds {
+		ln, err := net.Listen("tcp", b)
+		if err != nil {
+			n.shutdownListeners()
+			n.client.Stop()
+			return fmt.Errorf("aemp: listen %s: %w", b, err)
+		}
+		n.listeners = append(n.listeners, ln)
+		n.addrs = append(n.addrs, ln.Addr().String())
+	}
+	for _, ln := range n.listeners {
+		n.wg.Add(1)
+		go n.acceptLoop(ln)
+	}
+	for _, s := range n.cfg.Seeds {
+		p := n.peerForAddr(s)
+		p.markSeed(s)
+	}
+	n.wg.Add(1)
+	go n.housekeeping()
+	return nil
+}
+
+func (n *Node) shutdownListeners() {
+	for _, ln := range n.listeners {
+		ln.Close()
+	}
+}
+
+// Close stops accepting, flushes every queued outbound message (until ctx
+// ends), closes all connections and stops the event loops.
+func (n *Node) Close(ctx context.Context) error {
+	if !n.closing.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	n.shutdownListeners()
+	close(n.stop)
+	// Flush: wake every connection and wait until nothing is pending.
+	for {
+		pending := false
+		for _, c := range n.connList() {
+			if c.pendingOut() {
+				pending = true
+				c.wakeWriter()
+			}
+		}
+		if !pending {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("close: unsent data dropped", "err", ctx.Err())
+			goto closeAll
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+closeAll:
+	for _, c := range n.connList() {
+		c.closeWith(ReasonClosed)
+	}
+	deadline := time.Now().Add(time.Second)
+	for n.stats.conns.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	n.wg.Wait()
+	if n.client != nil {
+		return n.client.Stop()
+	}
+	return nil
+}
+
+func (n *Node) connList() []*conn {
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
+	l := make([]*conn, 0, len(n.conns))
+	for c := range n.conns {
+		l = append(l, c)
+	}
+	return l
+}
+
+// Connect opens a connection to addr (host:port) in the background, like
+// a seed that is tried once.
+func (n *Node) Connect(addr string) {
+	go n.dial(addr, nil)
+}
+
+// dial connects to addr and starts the handshake; p is the peer the
+// address belongs to, if known.
+func (n *Node) dial(addr string, p *peer) {
+	c, err := net.DialTimeout("tcp", addr, n.cfg.MonitorTimeout)
+	if p != nil {
+		p.dialDone(addr)
+	}
+	if err != nil {
+		n.log.Debug("connect failed", "addr", addr, "err", err)
+		return
+	}
+	if n.closing.Load() {
+		c.Close()
+		return
+	}
+	n.startConn(c, true, addr)
+}
+
+// emit reports a node event.
+func (n *Node) emit(ev NodeEvent) {
+	if ev.Up {
+		n.log.Info("node up", "node", ev.Node, "addr", ev.Addr)
+	} else {
+		n.log.Info("node down", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
+	}
+	if f := n.cfg.OnNodeEvent; f != nil {
+		f(ev)
+	}
+}
+
+// housekeeping runs the timers: handshake deadlines, keepalives of a
+// listener-less node, queue expiry and seed reconnects.
+func (n *Node) housekeeping() {
+	defer n.wg.Done()
+	tick := time.NewTicker(min(250*time.Millisecond, n.cfg.MonitorTimeout/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case now := <-tick.C:
+			n.checkConns(now)
+			n.checkPeers(now)
+		}
+	}
+}
+
+// checkConns closes handshakes past their deadline and, on a
+// listener-less node, sends [] on connections idle for monitor-timeout.
+func (n *Node) checkConns(now time.Time) {
+	for _, c := range n.connList() {
+		if !c.authenticated() {
+			if now.After(c.deadline) {
+				c.fail(fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout))
+			}
+			continue
+		}
+		if len(n.listeners) == 0 && now.Sub(time.Unix(0, c.lastWrite.Load())) >= n.cfg.MonitorTimeout {
+			c.send("", nil)
+		}
+	}
+}
+
+// randomToken returns n random bytes in Perl's alphanumeric-ish encoding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	cryptoRead(b)
+	return strings.NewReplacer("x", "x0", "/", "x1", "+", "x2").Replace(base64Raw(b))
+}

@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestGoToGoFramings connects two nodes with every framing combination,
+// including different framings per direction, and sends both ways
+// through echo.
+func TestGoToGoFramings(t *testing.T) {
+	cases := []struct {
+		name     string
+		fa, fb   []string
+		wantAtoB string // what A sends (first of B's list that A has)
+		wantBtoA string
+	}{
+		{"json", []string{"json"}, []string{"json"}, "json", "json"},
+		{"storable", []string{"storable"}, []string{"storable"}, "storable", "storable"},
+		{"mixed", []string{"json", "storable"}, []string{"storable", "json"}, "storable", "json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startNode(t, "nodeB", Config{Framings: tc.fb})
+			a := startNode(t, "nodeA", Config{Framings: tc.fa, Seeds: b.Addrs()})
+			a.waitEvent(t, "nodeB", true, 5*time.Second)
+			b.waitEvent(t, "nodeA", true, 5*time.Second)
+			ra, replyA := newCollector(t, a.Node, "reply")
+			rb, replyB := newCollector(t, b.Node, "reply")
+			mustf(t, a.Send("nodeB#echo", replyA, "hello", int64(1), []any{"x", nil}), "send a->b")
+			got := ra.next(t, 5*time.Second)
+			if fmt.Sprint(got) != fmt.Sprint([]any{"hello", 1, []any{"x", nil}}) {
+				t.Errorf("A got %#v", got)
+			}
+			mustf(t, b.Send("nodeA#echo", replyB, "back", "ü"), "send b->a")
+			got = rb.next(t, 5*time.Second)
+			if fmt.Sprint(got) != fmt.Sprint([]any{"back", "ü"}) {
+				t.Errorf("B got %#v", got)
+			}
+			if !strings.Contains(a.log.String(), "send="+tc.wantAtoB) || !strings.Contains(a.log.String(), "recv="+tc.wantBtoA) {
+				t.Errorf("framings: want send=%s recv=%s; log:\n%s", tc.wantAtoB, tc.wantBtoA, a.log.String())
+			}
+		})
+	}
+}
+
+// TestManyMessagesInOrder sends many messages over one connection and
+// checks they all arrive, in order.
+func TestManyMessagesInOrder(t *testing.T) {
+	total := 1_000_000
+	if testing.Short() || raceEnabled {
+		total = 100_000
+	}
+	b := startNode(t, "recv", Config{})
+	a := startNode(t, "send", Config{Seeds: b.Addrs()})
+	a.waitEvent(t, "recv", true, 5*time.Second)
+	var next atomic.Int64
+	var bad atomic.Int64
+	done := make(chan struct{})
+	b.Register("seq", func(m *Message) {
+		args, err := m.Args()
+		if err != nil || len(args) != 2 {
+			bad.Add(1)
+			return
+		}
+		if fmt.Sprint(args[0]) != fmt.Sprint(next.Load()) {
+			bad.Add(1)
+		}
+		if next.Add(1) == int64(total) {
+			close(done)
+		}
+	})
+	for i := 0; i < total; {
+		err := a.Send("recv#seq", int64(i), "payload-20-bytes-xxx")
+		if errors.Is(err, ErrBackpressure) {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		mustf(t, err, "send %d", i)
+		i++
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("received %d of %d", next.Load(), total)
+	}
+	if bad.Load() != 0 {
+		t.Fatalf("%d messages out of order or malformed", bad.Load())
+	}
+}
+
+// TestRejections checks handshake failures over real sockets.
+func TestRejections(t *testing.T) {
+	srv := startNode(t, "server", Config{MonitorTimeout: 1500 * time.Millisecond})
+	addr := srv.Addrs()[0]
+	t.Run("bad secret", func(t *testing.T) {
+		if _, err := dialRaw(t, addr, "intruder", "wrong"); err == nil {
+			t.Fatal("handshake with a wrong secret succeeded")
+		}
+		srv.log.waitLog(t, "authentication failure/shared secret mismatch", 2*time.Second)
+	})
+	t.Run("self", func(t *testing.T) {
+		if _, err := dialRaw(t, addr, "server", "test-secret"); err == nil {
+			t.Fatal("handshake with our own node ID succeeded")
+		}
+		srv.log.waitLog(t, "I refuse to talk to myself", 2*time.Second)
+	})
+	t.Run("no common framing", func(t *testing.T) {
+		if _, err := dialRaw(t, addr, "weird", "test-secret", "yaml"); err == nil {
+			t.Fatal("handshake without a common framing succeeded")
+		}
+		srv.log.waitLog(t, "yaml: no common framing method supported", 2*time.Second)
+	})
+	for _, tc := range []struct{ name, greeting, want string }{
+		{"version", "aemp;2;v2node;hmac_md6_64_256;json\nnonce\n", "version mismatch (we: 1, they: 2)"},
+		{"protocol", "http;1;x;hmac_md6_64_256;json\nnonce\n", "unparsable greeting, expected 'aemp', got 'http'"},
+		{"no common auth", "aemp;1;x;md5;json\nnonce\n", "md5: no common auth type supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			mustf(t, err, "dial")
+			defer c.Close()
+			c.Write([]byte(tc.greeting))
+			expectClosed(t, c, 3*time.Second)
+			srv.log.waitLog(t, tc.want, 2*time.Second)
+		})
+	}
+	t.Run("over-long greeting", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		mustf(t, err, "dial")
+		defer c.Close()
+		c.Write([]byte("aemp;1;x;hmac_md6_64_256;json;pad=" + strings.Repeat("a", 5000)))
+		expectClosed(t, c, 3*time.Second)
+	})
+	t.Run("silent peer", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		mustf(t, err, "dial")
+		defer c.Close()
+		start := time.Now()
+		expectClosed(t, c, 4*time.Second)
+		if el := time.Since(start); el < time.Second {
+			t.Fatalf("closed after %v, before the monitor timeout", el)
+		}
+	})
+	t.Run("duplicate node", func(t *testing.T) {
+		p, err := dialRaw(t, addr, "twin", "test-secret")
+		mustf(t, err, "first connection")
+		defer p.conn.Close()
+		srv.waitEvent(t, "twin", true, 2*time.Second)
+		if _, err := dialRaw(t, addr, "twin", "test-secret"); err == nil {
+			t.Fatal("second connection of the same node accepted")
+		}
+		srv.log.waitLog(t, "twin already connected, not connecting again.", 2*time.Second)
+	})
+}
+
+// TestPeerKilled checks that a connection lost mid-stream is reported as
+// a node-down event with a transport reason, and that no goroutine leaks.
+func TestPeerKilled(t *testing.T) {
+	base := runtime.NumGoroutine()
+	srv := startNode(t, "survivor", Config{})
+	p, err := dialRaw(t, srv.Addrs()[0], "victim", "test-secret")
+	mustf(t, err, "handshake")
+	srv.waitEvent(t, "victim", true, 2*time.Second)
+	p.conn.Write([]byte(`["sink","x"]["sink","y"]["sink`))
+	p.conn.Close()
+	ev := srv.waitEvent(t, "victim", false, 3*time.Second)
+	if ev.Reason == "" {
+		t.Fatal("node-down event without a reason")
+	}
+	// A dropped node's messages are still refused gracefully.
+	if err := srv.Send("victim#p", "x"); err != nil {
+		t.Fatalf("send to a down node: %v", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > base+40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > base+40 {
+		t.Fatalf("goroutines: %d before, %d after", base, g)
+	}
+}
+
+// TestCloseFlushes checks that Close sends everything queued before it.
+func TestCloseFlushes(t *testing.T) {
+	b := startNode(t, "b", Config{})
+	a := startNode(t, "a", Config{Seeds: b.Addrs()})
+	a.waitEvent(t, "b", true, 5*time.Second)
+	var got atomic.Int64
+	b.Register("count", func(m *Message) { got.Add(1) })
+	const total = 20000
+	for i := 0; i < total; i++ {
+		mustf(t, a.Send("b#count", int64(i)), "send")
+	}
+	a.Close(t.Context())
+	deadline := time.Now().Add(5 * time.Second)
+	for got.Load() < total && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got.Load() != total {
+		t.Fatalf("received %d of %d after Close", got.Load(), total)
+	}
+}
+
+// TestNodePort checks the node port requests a Perl node sends.
+func TestNodePort(t *testing.T) {
+	srv := startNode(t, "np", Config{})
+	p, err := dialRaw(t, srv.Addrs()[0], "perlish", "test-secret")
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	// What a Perl node sends first, then requests that reply.
+	p.conn.Write([]byte(`["","AnyEvent::MP::_spawn","R.b","AnyEvent::MP::Global::connect",0,"perlish"]` +
+		`["","mon1","R.b"]["R.b","addr",["127.0.0.1:1"]][]["",null][""]` +
+		`["","mon1","nosuch"]["","info","perlish#r1","x"]["","snd","perlish#r2","relayed"]` +
+		`["echo","perlish#r3","e",1]`))
+	want := []string{
+		`["","kil0","R.b","no_such_port","cannot monitor nonexistent port","np#R.b"]`,
+		`["","kil0","nosuch","no_such_port","cannot monitor nonexistent port","np#nosuch"]`,
+		`["r1","x","np"]`,
+		`["r2","relayed"]`,
+		`["r3","e",1]`,
+	}
+	for _, w := range want {
+		if got := p.readJSON(t, 3*time.Second); got != w {
+			t.Fatalf("got %s, want %s", got, w)
+		}
+	}
+}
+
+// TestConcurrentConnections opens many authenticated connections at once;
+// each exchanges a message through echo.
+func TestConcurrentConnections(t *testing.T) {
+	conns := 1000
+	if testing.Short() {
+		conns = 200
+	}
+	srv := startNode(t, "hub", Config{})
+	errs := make(chan error, conns)
+	for i := 0; i < conns; i++ {
+		go func(i int) {
+			id := fmt.Sprintf("c%d", i)
+			p, err := dialRaw(t, srv.Addrs()[0], id, "test-secret")
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", id, err)
+				return
+			}
+			defer p.conn.Close()
+			fmt.Fprintf(p.conn, `["echo","%s#r",%d]`, id, i)
+			p.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			buf := make([]byte, 256)
+			var got []byte
+			want := fmt.Sprintf(`["r",%d]`, i)
+			for !strings.Contains(string(got), want) {
+				n, err := p.conn.Read(buf)
+				if err != nil {
+					errs <- fmt.Errorf("%s: %w (got %q)", id, err, got)
+					return
+				}
+				got = append(got, buf[:n]...)
+			}
+			errs <- nil
+		}(i)
+	}
+	for i := 0; i < conns; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := srv.Stats(); st.Received < int64(conns) || st.Sent < int64(conns) {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// TestLocalDelivery checks local sends and SplitPortID.
+func TestLocalDelivery(t *testing.T) {
+	n := startNode(t, "solo", Config{Binds: []string{}})
+	c, id := newCollector(t, n.Node, "inbox")
+	mustf(t, n.Send(id, "a", int64(2)), "send")
+	if got := c.next(t, time.Second); !reflect.DeepEqual(got, []any{"a", int64(2)}) {
+		t.Fatalf("got %#v", got)
+	}
+	for in, want := range map[string][2]string{"n#p": {"n", "p"}, "n": {"n", ""}, "n#": {"n", ""}, "#p": {"", "p"}, "n#p#q": {"n", "p#q"}} {
+		if a, b := SplitPortID(in); a != want[0] || b != want[1] {
+			t.Errorf("SplitPortID(%q) = %q, %q", in, a, b)
+		}
+	}
+	if _, err := n.Register("inbox", func(*Message) {}); !errors.Is(err, ErrPortExists) {
+		t.Fatalf("duplicate Register: %v", err)
+	}
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/aemp-go/aemp/framing"
+)
+
+// The node port "" answers the requests of node-protocol.md section 3:
+// monitoring (mon1, mon0, kil0, kil), relaying (snd, snd_multiple) and
+// queries (info, known_nodes, up_nodes, time). Requests for Perl functions
+// (spawn, Global, eval, ...) are ignored without disconnecting; eval with
+// a reply port is answered "eval not supported". Nothing here executes
+// code a peer names.
+
+// nodePortState holds the monitors this node set on other nodes' ports.
+type nodePortState struct {
+	mu      sync.Mutex
+	watches map[string][]*watch // full port ID (or node ID) -> callbacks
+}
+
+type watch struct {
+	cb func(reason []any)
+}
+
+func (s *nodePortState) init() { s.watches = map[string][]*watch{} }
+
+// Monitor calls cb once when the port dies (with the reason list of
+// node-protocol.md section 5) or, for a node ID without '#', when the
+// connection to that node goes down. Monitoring a port of another node
+// sends mon1 to it. The returned function cancels the monitor.
+func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
+	node, port := SplitPortID(portID)
+	w := &watch{cb: cb}
+	s := &n.nodePorts
+	s.mu.Lock()
+	first := len(s.watches[portID]) == 0
+	s.watches[portID] = append(s.watches[portID], w)
+	s.mu.Unlock()
+	remote := node != n.id && node != "" && port != ""
+	if remote && first {
+		n.sendTo(node, "", []any{"mon1", port})
+	}
+	if (node == n.id || node == "") && port != "" && n.ports.lookup([]byte(port)) == nil {
+		s.fire(portID, []any{"no_such_port", "cannot monitor nonexistent port", n.id + "#" + port})
+	}
+	return func() {
+		s.mu.Lock()
+		l := s.watches[portID]
+		for i, x := range l {
+			if x == w {
+				l = append(l[:i:i], l[i+1:]...)
+				break
+			}
+		}
+		if len(l) == 0 {
+			delete(s.watches, portID)
+		} else {
+			s.watches[portID] = l
+		}
+		last := len(l) == 0
+		s.mu.Unlock()
+		if remote && last {
+			n.sendNodePort(node, "mon0", port)
+		}
+	}
+}
+
+// fire calls and removes every monitor of key.
+func (s *nodePortState) fire(key string, reason []any) {
+	s.mu.Lock()
+	l := s.watches[key]
+	delete(s.watches, key)
+	s.mu.Unlock()
+	for _, w := range l {
+		w.cb(reason)
+	}
+}
+
+// nodeDown fires the monitors of the node's ports and of the node itself
+// with transport_error, and forgets the monitors it had set on our ports.
+func (s *nodePortState) nodeDown(n *Node, node, reason string) {
+	prefix := node + "#"
+	s.mu.Lock()
+	var keys []string
+	for k := range s.watches {
+		if k == node || len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		s.fire(k, []any{"transport_error", node, reason})
+	}
+	n.ports.mu.Lock()
+	for _, p := range n.ports.load() {
+		delete(p.monitors, node)
+	}
+	n.ports.mu.Unlock()
+}
+
+// nodePortMessage handles a message for port "" from a connection.
+func (n *Node) nodePortMessage(c *conn, m *framing.Message) {
+	args, err := m.Args()
+	if err != nil {
+		return
+	}
+	n.nodePortRequest(c, c.peerID, args)
+}
+
+// nodePortRequest carries out one node-port request from node src.
+func (n *Node) nodePortRequest(c *conn, src string, args []any) {
+	if len(args) == 0 {
+		return // keepalive
+	}
+	name, _ := args[0].(string)
+	a := args[1:]
+	str := func(i int) string {
+		if i < len(a) {
+			if s, ok := a[i].(string); ok {
+				return s
+			}
+		}
+		return ""
+	}
+	reply := func(extra ...any) {
+		if r := str(0); r != "" {
+			n.Send(r, append(append([]any{}, a[1:]...), extra...)...)
+		}
+	}
+	switch name {
+	case "mon1":
+		port := str(0)
+		p := n.ports.lookup([]byte(port))
+		if p == nil || port == "" {
+			n.sendTo(src, "", []any{"kil0", port, "no_such_port", "cannot monitor nonexistent port", n.id + "#" + port})
+			return
+		}
+		n.ports.mu.Lock()
+		if p.monitors == nil {
+			p.monitors = map[string]struct{}{}
+		}
+		p.monitors[src] = struct{}{}
+		n.ports.mu.Unlock()
+	case "mon0":
+		if p := n.ports.lookup([]byte(str(0))); p != nil {
+			n.ports.mu.Lock()
+			delete(p.monitors, src)
+			n.ports.mu.Unlock()
+		}
+	case "kil0":
+		n.nodePorts.fire(src+"#"+str(0), append([]any{}, a[min(1, len(a)):]...))
+	case "kil":
+		if port := str(0); port != "" {
+			n.Kill(n.id+"#"+port, a[min(1, len(a)):]...)
+		}
+	case "snd":
+		if dest := str(0); dest != "" {
+			n.Send(dest, a[1:]...)
+		}
+	case "snd_multiple":
+		for _, x := range a {
+			if l, ok := x.([]any); ok && len(l) > 0 {
+				if dest, ok := l[0].(string); ok {
+					n.Send(dest, l[1:]...)
+				}
+			}
+		}
+	case "info":
+		reply(n.id)
+	case "known_nodes":
+		reply(append([]any{n.id}, n.nodeIDs(false)...)...)
+	case "up_nodes":
+		reply(n.nodeIDs(true)...)
+	case "time":
+		reply(float64(time.Now().UnixNano()) / 1e9)
+	case "eval":
+		if r := str(1); r != "" {
+			n.Send(r, append(append([]any{}, a[2:]...), "eval not supported")...)
+		}
+	default:
+		// Perl function names (spawn, Global, DataConn, LogCatcher, ...),
+		// "", devnull and anything unknown: ignored.
+	}
+}
+
+// nodeIDs lists the IDs of known (or only connected) other nodes.
+func (n *Node) nodeIDs(upOnly bool) []any {
+	var ids []any
+	n.peers.Range(func(k, v any) bool {
+		p := v.(*peer)
+		if p.id != "" && (!upOnly || p.conn.Load() != nil) {
+			ids = append(ids, p.id)
+		}
+		return true
+	})
+	return ids
+}

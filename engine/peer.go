@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aemp-go/aemp/engine/handshake"
+)
+
+// peer is another node: its authenticated connection, the addresses it is
+// known to listen on, and the messages queued while it is not connected.
+type peer struct {
+	id   string // "" until a connection to one of its addresses authenticated
+	conn atomic.Pointer[conn]
+
+	mu          sync.Mutex
+	addrs       []string
+	seed        bool
+	dialing     map[string]bool // addresses with an attempt in progress
+	lastAttempt time.Time
+	queue       []queued
+	queueBytes  int
+	queuedSince time.Time
+}
+
+// queued is a message waiting for a connection.
+type queued struct {
+	port string
+	args []any
+}
+
+// peerFor returns the peer of a node ID, creating it.
+func (n *Node) peerFor(id string) *peer {
+	if v, ok := n.peers.Load(id); ok {
+		return v.(*peer)
+	}
+	v, _ := n.peers.LoadOrStore(id, &peer{id: id})
+	return v.(*peer)
+}
+
+// peerForAddr returns a peer, keyed by its address until its node ID is
+// known, for an address to connect to (a seed).
+func (n *Node) peerForAddr(addr string) *peer {
+	key := "\x00addr:" + addr
+	v, _ := n.peers.LoadOrStore(key, &peer{addrs: []string{addr}})
+	return v.(*peer)
+}
+
+func (p *peer) markSeed(addr string) {
+	p.mu.Lock()
+	p.seed = true
+	if !slices.Contains(p.addrs, addr) {
+		p.addrs = append(p.addrs, addr)
+	}
+	p.mu.Unlock()
+}
+
+func (p *peer) dialDone(addr string) {
+	p.mu.Lock()
+	delete(p.dialing, addr)
+	p.mu.Unlock()
+}
+
+// Send delivers a message to a port: locally at once (no encoding), or on
+// the connection to the port's node. Without a connection the message is
+// queued and, when addresses of the node are known, a connection is
+// opened; after monitor-timeout without one the queue is dropped and a
+// node event reports "unable to connect". Send never blocks; it returns
+// ErrBackpressure when the connection's unsent bytes are above the
+// high-water mark. The arguments must not be changed after the call.
+func (n *Node) Send(portID string, args ...any) error {
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	node, port := SplitPortID(portID)
+	if node == n.id || node == "" {
+		n.deliverLocal(port, args)
+		return nil
+	}
+	return n.sendTo(node, port, args)
+}
+
+func (n *Node) sendTo(node, port string, args []any) error {
+	p := n.peerFor(node)
+	if c := p.conn.Load(); c != nil {
+		return c.send(port, args)
+	}
+	return n.enqueue(p, port, args)
+}
+
+// sendNodePort sends a request to another node's node port "".
+func (n *Node) sendNodePort(node string, args ...any) {
+	if p, ok := n.peers.Load(node); ok {
+		if c := p.(*peer).conn.Load(); c != nil {
+			c.send("", args)
+		}
+	}
+}
+
+// enqueue keeps a message for a node that is not connected.
+func (n *Node) enqueue(p *peer, port string, args []any) error {
+	p.mu.Lock()
+	if c := p.conn.Load(); c != nil { // connected meanwhile
+		p.mu.Unlock()
+		return c.send(port, args)
+	}
+	size := len(port) + 16
+	for _, a := range args {
+		size += approxSize(a)
+	}
+	if p.queueBytes+size > n.cfg.HighWaterMark {
+		p.mu.Unlock()
+		return ErrQueueFull
+	}
+	if len(p.queue) == 0 {
+		p.queuedSince = time.Now()
+	}
+	p.queue = append(p.queue, queued{port, args})
+	p.queueBytes += size
+	p.mu.Unlock()
+	n.connectPeer(p, false)
+	return nil
+}
+
+// approxSize estimates the encoded size of a value for queue accounting.
+func approxSize(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v) + 2
+	case []byte:
+		return len(v) + 2
+	case []any:
+		s := 2
+		for _, e := range v {
+			s += approxSize(e) + 1
+		}
+		return s
+	case map[string]any:
+		s := 2
+		for k, e := range v {
+			s += len(k) + 3 + approxSize(e)
+		}
+		return s
+	}
+	return 8
+}
+
+// connectPeer starts connection attempts to every known address of p
+// that has none in progress; with force, even if one was made recently.
+func (n *Node) connectPeer(p *peer, force bool) {
+	if n.closing.Load() || p.conn.Load() != nil {
+		return
+	}
+	p.mu.Lock()
+	now := time.Now()
+	if !force && now.Sub(p.lastAttempt) < n.cfg.ConnectInterval {
+		p.mu.Unlock()
+		return
+	}
+	var todo []string
+	for _, a := range p.addrs {
+		if !p.dialing[a] {
+			if p.dialing == nil {
+				p.dialing = map[string]bool{}
+			}
+			p.dialing[a] = true
+			todo = append(todo, a)
+		}
+	}
+	if len(todo) > 0 {
+		p.lastAttempt = now
+	}
+	p.mu.Unlock()
+	for _, a := range todo {
+		go n.dial(a, p)
+	}
+}
+
+// checkPeers drops queues older than monitor-timeout and reconnects seeds.
+func (n *Node) checkPeers(now time.Time) {
+	n.peers.Range(func(_, v any) bool {
+		p := v.(*peer)
+		if p.conn.Load() != nil {
+			return true
+		}
+		p.mu.Lock()
+		var dropped int
+		if len(p.queue) > 0 && now.Sub(p.queuedSince) >= n.cfg.MonitorTimeout {
+			dropped = len(p.queue)
+			p.queue, p.queueBytes = nil, 0
+		}
+		seed := p.seed
+		id := p.id
+		p.mu.Unlock()
+		if dropped > 0 {
+			n.stats.dropped.Add(int64(dropped))
+			n.emit(NodeEvent{Node: id, Reason: ReasonUnableToConnect})
+		}
+		if seed || len(p.queue) > 0 {
+			n.connectPeer(p, false)
+		}
+		return true
+	})
+}
+
+// attach makes c the connection of node id, replacing an older one
+// ("switched connections", as Perl does), and sends what was queued.
+func (n *Node) attach(c *conn, id string, res *handshake.Result) {
+	p := n.peerFor(id)
+	if c.dialAddr != "" {
+		// Merge the address-keyed seed entry into the node's peer.
+		if v, ok := n.peers.Load("\x00addr:" + c.dialAddr); ok {
+			ap := v.(*peer)
+			ap.mu.Lock()
+			seed := ap.seed
+			ap.mu.Unlock()
+			p.mu.Lock()
+			if !slices.Contains(p.addrs, c.dialAddr) {
+				p.addrs = append(p.addrs, c.dialAddr)
+			}
+			p.seed = p.seed || seed
+			p.mu.Unlock()
+			n.peers.Delete("\x00addr:" + c.dialAddr)
+		}
+	}
+	p.mu.Lock()
+	if old := p.conn.Load(); old != nil && old != c && !n.keepNewer(old, c, id) {
+		p.mu.Unlock()
+		c.closeWith(ReasonSwitched)
+		return
+	}
+	old := p.conn.Swap(c)
+	q := p.queue
+	p.queue, p.queueBytes = nil, 0
+	p.mu.Unlock()
+	c.peer = p
+	if old != nil && old != c {
+		old.closeWith(ReasonSwitched)
+	}
+	n.emit(NodeEvent{Node: id, Up: true, Addr: c.remoteAddr,
+		Auth: res.PeerAuth, SendFraming: res.SendFraming, RecvFraming: res.RecvFraming})
+	for _, m := range q {
+		c.send(m.port, m.args)
+	}
+}
+
+// detach forgets c as the connection of its node.
+func (n *Node) detach(c *conn, reason string) {
+	p := c.peer
+	if p == nil {
+		return
+	}
+	if p.conn.CompareAndSwap(c, nil) {
+		n.nodePorts.nodeDown(n, p.id, reason)
+		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.remoteAddr})
+		p.mu.Lock()
+		seed := p.seed
+		p.mu.Unlock()
+		if seed && !n.closing.Load() {
+			n.connectPeer(p, true)
+		}
+	}
+}
+
+// keepNewer decides which of two authenticated connections to the same
+// node survives. When both were opened from the same side the newer one
+// wins, as in AnyEvent::MP. When the two nodes connected to each other at
+// the same time, "newer" can differ between the two ends, so both would
+// close a different one; instead both keep the connection opened by the
+// node with the smaller ID.
+func (n *Node) keepNewer(old, c *conn, id string) bool {
+	oldOut, newOut := old.dialAddr != "", c.dialAddr != ""
+	if oldOut == newOut {
+		return true
+	}
+	weOpenedNew := newOut
+	return weOpenedNew == (n.id < id)
+}
+
+// isConnected tells the handshake whether a node already has an
+// authenticated connection ("already connected" rule).
+func (n *Node) isConnected(id string) bool {
+	if v, ok := n.peers.Load(id); ok {
+		return v.(*peer).conn.Load() != nil
+	}
+	return false
+}
+
+func cryptoRead(b []byte)       { rand.Read(b) }
+func base64Raw(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }

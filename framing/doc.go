@@ -1,0 +1,89 @@
+// Package framing implements the AEMP data framings, "json" and
+// "storable", as AnyEvent::MP 1.30 writes and reads them
+// (shared/spec/framing.md sections 2 and 3): a streaming splitter per
+// framing that finds and fully validates each message frame without
+// copying it, zero-copy access to a message's destination port name, lazy
+// decoding of its arguments, and append-style encoders. It has no sockets,
+// no goroutines and imports nothing else of aemp-go.
+//
+// # Use
+//
+//	codec, err := framing.ByName("json")        // or "storable"
+//	dec := framing.NewDecoder(codec, framing.Limits{})
+//	m, n, err := dec.Next(buf)                  // see Decoder.Next
+//	port := m.Port()                            // zero-copy
+//	args, err := m.Args()                       // decoded on demand
+//	out, err = codec.AppendMessage(out, "port", []any{"tag", 1})
+//
+// # Value model
+//
+// Args returns, and AppendMessage accepts, these Go values. Decoded values
+// never alias the frame.
+//
+//	nil             JSON null; storable undef (SX_UNDEF, SX_SV_UNDEF, SX_SVUNDEF_ELEM)
+//	string          text, always valid UTF-8: JSON strings; storable SX_UTF8STR and
+//	                SX_LUTF8STR; storable byte strings (SX_SCALAR, SX_LSCALAR)
+//	                whose bytes are all ASCII
+//	[]byte          storable byte strings with a byte >= 0x80: a Perl byte string,
+//	                binary data or Latin-1 text (see Text and Bytes)
+//	Number          JSON numbers, as their literal (any size, 1e400 included)
+//	int64           storable integers (SX_BYTE, SX_NETINT); Perl sends larger
+//	                integers and all doubles in storable as decimal strings
+//	bool            JSON true/false; in storable only the relay of JSON booleans
+//	                (JSON::PP::Boolean / JSON::XS::Boolean objects, see below)
+//	[]any           arrays (never nil when decoded; [] gives []any{})
+//	map[string]any  JSON objects, storable hashes; keys are UTF-8 text (byte-string
+//	                keys are Latin-1 and converted); duplicate JSON keys: last wins
+//
+// Perl does not distinguish these types the way Go does: the same Perl
+// string "5" may arrive as Number "5", int64 5 or string "5" depending on
+// how it was last used and on the framing, and "ü" as string "ü" (JSON,
+// UTF-8-flagged storable) or []byte{0xfc} (Latin-1 storable). The helpers
+// Text, Bytes, Int64, Float64 and Bool apply Perl's conversions.
+//
+// Decoding details: invalid UTF-8 that JSON::XS accepts (encoded surrogates
+// ED A0 80, sequences above U+10FFFF up to F4 BF BF BF) is let through by
+// the splitter, so the connection is not failed, and becomes U+FFFD in
+// decoded strings; so do invalid sequences inside storable SX_UTF8STR.
+// Storable's Perl true/false (SX_SV_YES/NO, SX_BOOLEAN_TRUE/FALSE) decode to
+// "1" and "", what Perl code sees. A relayed JSON boolean, the exact
+// patterns SX_OVERLOAD + SX_BLESS "JSON::PP::Boolean" (or "JSON::XS::Boolean",
+// or SX_IX_BLESS of one of them) + SX_BYTE 1 or 0, decodes to bool; every
+// other blessed object is ErrUnsupported. Shared references (SX_OBJECT)
+// decode to the same Go slice or map, like Perl; cycles are rejected.
+//
+// Encoding: besides the types above AppendMessage accepts all Go integer
+// and float types, json.Number, []string and map[string]string without
+// reflection; named types, pointers, typed slices, arrays and string-keyed
+// maps through reflection; structs, json.Marshaler and
+// encoding.TextMarshaler values by marshalling them to JSON (sonic,
+// encoding/json rules) and writing the result. Rules:
+//
+//   - strings must be valid UTF-8 (ErrInvalidValue otherwise; use []byte
+//     for binary data). JSON output is compact and escaped like JSON::XS
+//     (\" \\ \n \t \b \f \r, other controls as \u00xx, everything else raw
+//     UTF-8); lone surrogates cannot occur.
+//   - []byte is a Perl byte string: in storable SX_SCALAR with the bytes as
+//     they are, in JSON each byte as the character U+0000..U+00FF, as
+//     JSON::XS writes a byte string.
+//   - bool is written as Perl's own true/false, the strings "1" and "" (the
+//     spec advises against JSON true/false, which become objects in Perl).
+//   - integers: JSON decimal; storable SX_BYTE, SX_NETINT or, beyond 32
+//     bits, a decimal string, like nfreeze.
+//   - floats: NaN and ±Inf are ErrInvalidValue; integral values below 2^53
+//     are written as integers, others in the shortest form that round-trips
+//     (a string in storable, as Perl writes doubles).
+//   - Number must be JSON number syntax; JSON writes the literal, storable an
+//     integer opcode when it is an integer (or integral double) that fits,
+//     else the literal as a string.
+//   - map keys are sorted, so output is deterministic; in storable a key with
+//     non-ASCII characters makes the hash an SX_FLAG_HASH with UTF-8 keys.
+//   - nesting deeper than 512 (the message array counts) is ErrTooDeep.
+//
+// # Errors
+//
+// Decoding errors are *Error values wrapping ErrSyntax, ErrMalformed,
+// ErrNotArray, ErrUnsupported, ErrTooDeep or ErrFrameTooLarge; any of them
+// means the connection must be failed. Nothing in this package panics on
+// any input.
+package framing

@@ -1,0 +1,262 @@
+package framing
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the json frame of the message [port, args...] to dst:
+// compact UTF-8 JSON, no separator, no newline, strings escaped the way
+// JSON::XS escapes them. On error dst is returned unchanged, with an error
+// wrapping ErrInvalidValue (NaN/Inf, invalid UTF-8, malformed Number,
+// unsupported type) or ErrTooDeep (nesting above 512, the message array
+// counting as 1). See the package documentation for the Go value mapping.
+func AppendJSON(dst []byte, port string, args []any) ([]byte, error) {
+	n := len(dst)
+	out := append(dst, '[')
+	out, err := appendJSONString(out, port)
+	if err != nil {
+		return dst[:n], err
+	}
+	for _, a := range args {
+		out = append(out, ',')
+		if out, err = appendJSONValue(out, a, 1); err != nil {
+			return dst[:n], err
+		}
+	}
+	return append(out, ']'), nil
+}
+
+// appendJSONValue appends v, which sits at nesting depth depth (the number
+// of containers around it).
+func appendJSONValue(dst []byte, v any, depth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONString(dst, x)
+	case []byte:
+		return appendJSONLatin1(dst, x), nil
+	case bool:
+		if x {
+			return append(dst, `"1"`...), nil
+		}
+		return append(dst, `""`...), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case float64:
+		return appendJSONFloat(dst, x, 64)
+	case float32:
+		return appendJSONFloat(dst, float64(x), 32)
+	case Number:
+		return appendJSONNumber(dst, string(x))
+	case json.Number:
+		return appendJSONNumber(dst, string(x))
+	case []any:
+		if depth >= encodeMaxDepth {
+			return dst, tooDeepEncode("json")
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSONValue(dst, e, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		if depth >= encodeMaxDepth {
+			return dst, tooDeepEncode("json")
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSONString(dst, e); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case map[string]any:
+		if depth >= encodeMaxDepth {
+			return dst, tooDeepEncode("json")
+		}
+		return appendJSONMap(dst, x, depth)
+	case map[string]string:
+		if depth >= encodeMaxDepth {
+			return dst, tooDeepEncode("json")
+		}
+		keys := sortedKeys(x)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendJSONString(dst, k); err != nil {
+				return dst, err
+			}
+			dst = append(dst, ':')
+			if dst, err = appendJSONString(dst, x[k]); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	nv, err := normalize("json", v)
+	if err != nil {
+		return dst, err
+	}
+	return appendJSONValue(dst, nv, depth)
+}
+
+func appendJSONMap(dst []byte, x map[string]any, depth int) ([]byte, error) {
+	keys := sortedKeys(x)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendJSONString(dst, k); err != nil {
+			return dst, err
+		}
+		dst = append(dst, ':')
+		if dst, err = appendJSONValue(dst, x[k], depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// sortedKeys returns the keys of m in sorted order (deterministic output;
+// Perl's order is random, the test vectors sort).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func tooDeepEncode(framing string) error {
+	return encodeError(framing, ErrTooDeep, "nesting deeper than 512")
+}
+
+// jsonEscape[c] is the escape for bytes that JSON::XS escapes: 0 = none,
+// 'u' = \u00XX, else the letter after the backslash.
+var jsonEscape = func() (t [utf8.RuneSelf]byte) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = 'u'
+	}
+	t['"'] = '"'
+	t['\\'] = '\\'
+	t['\n'] = 'n'
+	t['\t'] = 't'
+	t['\b'] = 'b'
+	t['\f'] = 'f'
+	t['\r'] = 'r'
+	return
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. s must be valid UTF-8.
+func appendJSONString(dst []byte, s string) ([]byte, error) {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonEscape[c] == 0 {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscape(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return dst, encodeError("json", ErrInvalidValue, "string is not valid UTF-8")
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}
+
+func appendEscape(dst []byte, c byte) []byte {
+	e := jsonEscape[c]
+	if e == 'u' {
+		return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return append(dst, '\\', e)
+}
+
+// appendJSONLatin1 appends the byte string b as a JSON string of the
+// characters U+0000..U+00FF, like JSON::XS writes a Perl byte string.
+func appendJSONLatin1(dst []byte, b []byte) []byte {
+	dst = append(dst, '"')
+	for _, c := range b {
+		switch {
+		case c >= utf8.RuneSelf:
+			dst = append(dst, 0xc0|c>>6, 0x80|c&0x3f)
+		case jsonEscape[c] != 0:
+			dst = appendEscape(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}
+
+// appendJSONFloat writes integral values below 2^53 as integers (Perl then
+// holds an integer, as it would for its own 1.0), others in the shortest
+// form that round-trips ("0.1", "1e+20", "1.5e-07"). NaN and infinities
+// are errors: Perl would read them as nothing valid.
+func appendJSONFloat(dst []byte, f float64, bitSize int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, encodeError("json", ErrInvalidValue, "NaN or infinity")
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return strconv.AppendFloat(dst, f, 'f', -1, bitSize), nil
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bitSize), nil
+}
+
+func appendJSONNumber(dst []byte, s string) ([]byte, error) {
+	if !validNumber(s) {
+		return dst, encodeError("json", ErrInvalidValue, "Number "+strconv.Quote(s)+" is not a JSON number")
+	}
+	return append(dst, s...), nil
+}
