@@ -257,6 +257,23 @@ func (c *conn) send(port string, args []any) error {
 	return nil
 }
 
+// keepaliveFrames are the empty message [] in each framing: what a
+// listener-less Perl node writes to keep an idle link probed.
+var keepaliveFrames = map[string][]byte{
+	"json":     []byte("[]"),
+	"storable": {0x07, 0x05, 0x0b, 0x02, 0, 0, 0, 0},
+}
+
+// sendKeepalive queues the empty message.
+func (c *conn) sendKeepalive() {
+	if f, ok := keepaliveFrames[c.tx.Name()]; ok {
+		c.queueRaw(f)
+		c.wakeWriter()
+		return
+	}
+	c.send("", nil)
+}
+
 // wakeWriter asks the transport to flush, once until it has.
 func (c *conn) wakeWriter() {
 	if c.wakeQueued.CompareAndSwap(false, true) {

@@ -254,3 +254,29 @@ func mustf(t *testing.T, err error, f string, a ...any) {
 		t.Fatalf("%s: %v", fmt.Sprintf(f, a...), err)
 	}
 }
+
+// acceptRaw completes the handshake on an accepted socket as node id.
+func acceptRaw(t *testing.T, c net.Conn, id, secret string) *rawPeer {
+	t.Helper()
+	cfg, err := handshake.NewConfig(handshake.Options{NodeID: id, Secret: []byte(secret)})
+	mustf(t, err, "config")
+	hs, err := handshake.New(cfg, handshake.ConnInfo{PeerAddr: c.RemoteAddr().String()})
+	mustf(t, err, "handshake")
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	_, err = c.Write(hs.Start())
+	mustf(t, err, "write")
+	rd := bufio.NewReader(c)
+	for {
+		line, err := rd.ReadSlice('\n')
+		mustf(t, err, "read")
+		st, err := hs.Feed(line)
+		if len(st.Out) > 0 {
+			c.Write(st.Out)
+		}
+		mustf(t, err, "feed")
+		if st.Done {
+			return &rawPeer{conn: c, rd: rd, res: hs.Result()}
+		}
+	}
+}

@@ -259,7 +259,7 @@ func (n *Node) checkConns(now time.Time) {
 			continue
 		}
 		if len(n.listeners) == 0 && now.Sub(time.Unix(0, c.lastWrite.Load())) >= n.cfg.MonitorTimeout {
-			c.send("", nil)
+			c.sendKeepalive()
 		}
 	}
 }

@@ -295,3 +295,101 @@ func TestLocalDelivery(t *testing.T) {
 		t.Fatalf("duplicate Register: %v", err)
 	}
 }
+
+// TestBackpressure: a peer that stops reading fills our buffers up to the
+// high-water mark, then Send reports ErrBackpressure; once the peer reads
+// again every accepted message arrives.
+func TestBackpressure(t *testing.T) {
+	srv := startNode(t, "pusher", Config{HighWaterMark: 1 << 20})
+	p, err := dialRaw(t, srv.Addrs()[0], "slowpoke", "test-secret", "json")
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	srv.waitEvent(t, "slowpoke", true, 2*time.Second)
+	payload := strings.Repeat("p", 1000)
+	accepted := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := srv.Send("slowpoke#in", payload)
+		if errors.Is(err, ErrBackpressure) {
+			break
+		}
+		mustf(t, err, "send")
+		accepted++
+		if time.Now().After(deadline) {
+			t.Fatalf("no backpressure after %d messages", accepted)
+		}
+	}
+	// The node holds at most the high-water mark plus what the kernel's
+	// socket buffers took.
+	if accepted > 20000 {
+		t.Fatalf("%d messages of 1 KB accepted before backpressure", accepted)
+	}
+	// Read everything: every accepted message arrives, then sending works again.
+	got := 0
+	for got < accepted {
+		if m := p.readJSON(t, 5*time.Second); strings.HasPrefix(m, `["in","p`) {
+			got++
+		}
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if err := srv.Send("slowpoke#in", "again"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Send still refused after the peer caught up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := p.readJSON(t, 5*time.Second); m != `["in","again"]` {
+		t.Fatalf("after resuming: %s", m)
+	}
+}
+
+// TestListenerlessKeepalive: a node without listeners sends [] after
+// monitor-timeout without writing.
+func TestListenerlessKeepalive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	mustf(t, err, "listen")
+	defer ln.Close()
+	startNode(t, "nolisten", Config{Binds: []string{}, Seeds: []string{ln.Addr().String()}, MonitorTimeout: 600 * time.Millisecond})
+	c, err := ln.Accept()
+	mustf(t, err, "accept")
+	defer c.Close()
+	// Act as the peer: answer the handshake with the handshake package.
+	p := acceptRaw(t, c, "listener", "test-secret")
+	start := time.Now()
+	if m := p.readJSON(t, 3*time.Second); m != "[]" {
+		t.Fatalf("got %s, want []", m)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("keepalive after %v, before the monitor timeout", el)
+	}
+}
+
+// TestSimultaneousConnect: two nodes that are each other's seed end up
+// with one connection that both keep.
+func TestSimultaneousConnect(t *testing.T) {
+	la, _ := net.Listen("tcp", "127.0.0.1:0")
+	lb, _ := net.Listen("tcp", "127.0.0.1:0")
+	aAddr, bAddr := la.Addr().String(), lb.Addr().String()
+	la.Close()
+	lb.Close()
+	a := startNode(t, "alpha", Config{Binds: []string{aAddr}, Seeds: []string{bAddr}})
+	b := startNode(t, "beta", Config{Binds: []string{bAddr}, Seeds: []string{aAddr}})
+	a.waitEvent(t, "beta", true, 5*time.Second)
+	b.waitEvent(t, "alpha", true, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	rc, rid := newCollector(t, a.Node, "r")
+	for i := 0; i < 10; i++ {
+		mustf(t, a.Send("beta#echo", rid, int64(i)), "send")
+	}
+	for i := 0; i < 10; i++ {
+		if got := rc.next(t, 3*time.Second); fmt.Sprint(got[0]) != fmt.Sprint(i) {
+			t.Fatalf("reply %d: %v", i, got)
+		}
+	}
+	if !a.isConnected("beta") || !b.isConnected("alpha") {
+		t.Fatal("the nodes lost their connection")
+	}
+}
