@@ -78,6 +78,7 @@ type conn struct {
 	pending    atomic.Int64 // len(out)
 	buffered   atomic.Int64 // bytes the transport still holds
 	lastWrite  atomic.Int64 // unix nanoseconds
+	sent       atomic.Int64 // messages encoded for the peer
 }
 
 // newConn prepares the state of a connection just opened.
@@ -159,6 +160,8 @@ func (c *conn) consume(in []byte) (int, error) {
 	if c.state.Load() != stData {
 		return used, nil
 	}
+	msgs := int64(0)
+	defer func() { c.n.stats.received.Add(msgs) }()
 	for used < len(in) {
 		m, n, err := c.rx.Next(in[used:])
 		if err != nil {
@@ -168,6 +171,7 @@ func (c *conn) consume(in []byte) (int, error) {
 			break
 		}
 		used += n
+		msgs++
 		c.dispatch(&m)
 	}
 	return used, nil
@@ -202,7 +206,6 @@ func (c *conn) handshakeDone() error {
 // dispatch routes one inbound message to its port.
 func (c *conn) dispatch(m *framing.Message) {
 	n := c.n
-	n.stats.received.Add(1)
 	port := m.Port()
 	if len(port) == 0 {
 		n.nodePortMessage(c, m)
@@ -252,7 +255,7 @@ func (c *conn) send(port string, args []any) error {
 	}
 	c.pending.Store(int64(len(c.out)))
 	c.mu.Unlock()
-	c.n.stats.sent.Add(1)
+	c.sent.Add(1)
 	c.wakeWriter()
 	return nil
 }
@@ -276,7 +279,7 @@ func (c *conn) sendKeepalive() {
 
 // wakeWriter asks the transport to flush, once until it has.
 func (c *conn) wakeWriter() {
-	if c.wakeQueued.CompareAndSwap(false, true) {
+	if !c.wakeQueued.Load() && c.wakeQueued.CompareAndSwap(false, true) {
 		if t := c.driver(); t != nil {
 			t.wake()
 		} else {
@@ -350,6 +353,7 @@ func (c *conn) closed(err error) {
 	c.mu.Unlock()
 	old := c.state.Swap(stClosed)
 	n := c.n
+	n.stats.sent.Add(c.sent.Swap(0))
 	n.unregister(c)
 	if old == stData {
 		n.detach(c, reason)

@@ -30,7 +30,7 @@ type Node struct {
 	log *slog.Logger
 
 	ports portTable
-	peers sync.Map // node ID -> *peer
+	peers peerTable
 
 	client    *gnet.Client
 	listeners []net.Listener
@@ -55,7 +55,7 @@ type counters struct {
 	acceptErrors atomic.Int64
 	unknownPort  atomic.Int64 // messages dropped for unknown ports
 	received     atomic.Int64 // messages received from other nodes
-	sent         atomic.Int64 // messages sent to other nodes
+	sent         atomic.Int64 // messages sent on connections already closed
 	dropped      atomic.Int64 // queued messages dropped (unable to connect)
 }
 
@@ -67,8 +67,12 @@ type Stats struct {
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
 	s := &n.stats
+	sent := s.sent.Load()
+	for _, c := range n.connList() {
+		sent += c.sent.Load()
+	}
 	return Stats{s.conns.Load(), s.refused.Load(), s.acceptErrors.Load(), s.unknownPort.Load(),
-		s.received.Load(), s.sent.Load(), s.dropped.Load()}
+		s.received.Load(), sent, s.dropped.Load()}
 }
 
 // New checks cfg and returns a node that is not started yet: ports can be

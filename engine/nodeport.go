@@ -188,12 +188,10 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 // nodeIDs lists the IDs of known (or only connected) other nodes.
 func (n *Node) nodeIDs(upOnly bool) []any {
 	var ids []any
-	n.peers.Range(func(k, v any) bool {
-		p := v.(*peer)
+	for _, p := range n.peers.all() {
 		if p.id != "" && (!upOnly || p.conn.Load() != nil) {
 			ids = append(ids, p.id)
 		}
-		return true
-	})
+	}
 	return ids
 }

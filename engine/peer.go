@@ -27,6 +27,77 @@ type peer struct {
 	queuedSince time.Time
 }
 
+// peerTable maps node IDs (and "\x00addr:HOST:PORT" for seeds whose ID is
+// not known yet) to peers. Lookups, one per Send, read an immutable map
+// without locking or allocating; additions copy it under mu.
+type peerTable struct {
+	m  atomic.Pointer[map[string]*peer]
+	mu sync.Mutex
+}
+
+func (t *peerTable) load(key string) (*peer, bool) {
+	if m := t.m.Load(); m != nil {
+		p, ok := (*m)[key]
+		return p, ok
+	}
+	return nil, false
+}
+
+// loadOrStore returns the peer under key, storing p if there is none.
+func (t *peerTable) loadOrStore(key string, p *peer) *peer {
+	if old, ok := t.load(key); ok {
+		return old
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var old map[string]*peer
+	if m := t.m.Load(); m != nil {
+		old = *m
+	}
+	if q, ok := old[key]; ok {
+		return q
+	}
+	m := make(map[string]*peer, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[key] = p
+	t.m.Store(&m)
+	return p
+}
+
+func (t *peerTable) delete(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.m.Load()
+	if m == nil {
+		return
+	}
+	if _, ok := (*m)[key]; !ok {
+		return
+	}
+	nm := make(map[string]*peer, len(*m))
+	for k, v := range *m {
+		if k != key {
+			nm[k] = v
+		}
+	}
+	t.m.Store(&nm)
+}
+
+// all returns every peer.
+func (t *peerTable) all() []*peer {
+	m := t.m.Load()
+	if m == nil {
+		return nil
+	}
+	l := make([]*peer, 0, len(*m))
+	for _, p := range *m {
+		l = append(l, p)
+	}
+	return l
+}
+
 // queued is a message waiting for a connection.
 type queued struct {
 	port string
@@ -35,19 +106,17 @@ type queued struct {
 
 // peerFor returns the peer of a node ID, creating it.
 func (n *Node) peerFor(id string) *peer {
-	if v, ok := n.peers.Load(id); ok {
-		return v.(*peer)
+	if p, ok := n.peers.load(id); ok {
+		return p
 	}
-	v, _ := n.peers.LoadOrStore(id, &peer{id: id})
-	return v.(*peer)
+	return n.peers.loadOrStore(id, &peer{id: id})
 }
 
 // peerForAddr returns a peer, keyed by its address until its node ID is
 // known, for an address to connect to (a seed).
 func (n *Node) peerForAddr(addr string) *peer {
 	key := "\x00addr:" + addr
-	v, _ := n.peers.LoadOrStore(key, &peer{addrs: []string{addr}})
-	return v.(*peer)
+	return n.peers.loadOrStore(key, &peer{addrs: []string{addr}})
 }
 
 func (p *peer) markSeed(addr string) {
@@ -94,8 +163,8 @@ func (n *Node) sendTo(node, port string, args []any) error {
 
 // sendNodePort sends a request to another node's node port "".
 func (n *Node) sendNodePort(node string, args ...any) {
-	if p, ok := n.peers.Load(node); ok {
-		if c := p.(*peer).conn.Load(); c != nil {
+	if p, ok := n.peers.load(node); ok {
+		if c := p.conn.Load(); c != nil {
 			c.send("", args)
 		}
 	}
@@ -182,10 +251,9 @@ func (n *Node) connectPeer(p *peer, force bool) {
 
 // checkPeers drops queues older than monitor-timeout and reconnects seeds.
 func (n *Node) checkPeers(now time.Time) {
-	n.peers.Range(func(_, v any) bool {
-		p := v.(*peer)
+	for _, p := range n.peers.all() {
 		if p.conn.Load() != nil {
-			return true
+			continue
 		}
 		p.mu.Lock()
 		var dropped int
@@ -203,8 +271,7 @@ func (n *Node) checkPeers(now time.Time) {
 		if seed || len(p.queue) > 0 {
 			n.connectPeer(p, false)
 		}
-		return true
-	})
+	}
 }
 
 // attach makes c the connection of node id, replacing an older one
@@ -213,8 +280,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	p := n.peerFor(id)
 	if c.dialAddr != "" {
 		// Merge the address-keyed seed entry into the node's peer.
-		if v, ok := n.peers.Load("\x00addr:" + c.dialAddr); ok {
-			ap := v.(*peer)
+		if ap, ok := n.peers.load("\x00addr:" + c.dialAddr); ok {
 			ap.mu.Lock()
 			seed := ap.seed
 			ap.mu.Unlock()
@@ -224,7 +290,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 			}
 			p.seed = p.seed || seed
 			p.mu.Unlock()
-			n.peers.Delete("\x00addr:" + c.dialAddr)
+			n.peers.delete("\x00addr:" + c.dialAddr)
 		}
 	}
 	p.mu.Lock()
@@ -284,8 +350,8 @@ func (n *Node) keepNewer(old, c *conn, id string) bool {
 // isConnected tells the handshake whether a node already has an
 // authenticated connection ("already connected" rule).
 func (n *Node) isConnected(id string) bool {
-	if v, ok := n.peers.Load(id); ok {
-		return v.(*peer).conn.Load() != nil
+	if p, ok := n.peers.load(id); ok {
+		return p.conn.Load() != nil
 	}
 	return false
 }

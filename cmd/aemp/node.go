@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +75,11 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	configFile := fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
 	profile := fs.String("profile", "", "profile of the config file (default: the host name)")
 	verbose := fs.Bool("v", false, "log debug messages")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the node stops")
+	keepIdle := fs.Float64("keepalive-idle", 0, "TCP keepalive: `SECONDS` idle before probing (default 30)")
+	keepIntvl := fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
+	keepCount := fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
+	maxConns := fs.Int("max-conns", 0, "refuse connections beyond `N` (default: the open-file limit less 64)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), nodeUsage)
 		fs.PrintDefaults()
@@ -170,7 +176,23 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "aemp node: no secret and no certificate configured: give --secret, $AEMP_SECRET, --cert or a config file with one (every handshake would fail)")
 		return 2
 	}
+	cfg.KeepAliveIdle = seconds(*keepIdle)
+	cfg.KeepAliveInterval = seconds(*keepIntvl)
+	cfg.KeepAliveCount = *keepCount
+	cfg.MaxConns = *maxConns
 	cfg.Logger = log
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 2
+		}
+		pprof.StartCPUProfile(f)
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	n, err := engine.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "aemp node:", err)
@@ -241,6 +263,9 @@ func applyPerlConfig(cfg *engine.Config, pc *perlConfig) error {
 	}
 	return nil
 }
+
+// seconds converts decimal seconds to a duration (0 stays 0: the default).
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func splitList(s string) []string {
 	var l []string
