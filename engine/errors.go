@@ -24,7 +24,9 @@ var (
 
 // Reasons reported in node-down events, as AnyEvent::MP words them.
 const (
-	ReasonUnableToConnect = "unable to connect"
+	ReasonUnableToConnect = "unable to connect" // 1.x, after monitor-timeout
+	ReasonConnectTimeout  = "connect timeout"   // 2.x, after connect-interval
+	ReasonNoKnownAddress  = "no known address"  // 2.x, nothing to connect to
 	ReasonSwitched        = "switched connections"
 	ReasonEOF             = "Unexpected end-of-file"
 	ReasonBrokenPipe      = "Broken pipe"

@@ -154,7 +154,13 @@ type rawPeer struct {
 // dialRaw connects to addr and completes a handshake as node id.
 func dialRaw(t *testing.T, addr, id, secret string, framings ...string) (*rawPeer, error) {
 	t.Helper()
-	cfg, err := handshake.NewConfig(handshake.Options{NodeID: id, Secret: []byte(secret), Framings: framings})
+	return dialRawWith(t, addr, handshake.Options{NodeID: id, Secret: []byte(secret), Framings: framings})
+}
+
+// dialRawWith is dialRaw with every handshake option.
+func dialRawWith(t *testing.T, addr string, o handshake.Options) (*rawPeer, error) {
+	t.Helper()
+	cfg, err := handshake.NewConfig(o)
 	if err != nil {
 		t.Fatal(err)
 	}

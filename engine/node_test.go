@@ -2,7 +2,9 @@ package engine
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/aemp-go/aemp/engine/handshake"
 	"net"
 	"reflect"
 	"runtime"
@@ -391,5 +393,43 @@ func TestSimultaneousConnect(t *testing.T) {
 	}
 	if !a.isConnected("beta") || !b.isConnected("alpha") {
 		t.Fatal("the nodes lost their connection")
+	}
+}
+
+// TestNodePortKillAndCan checks the 2.x kill request (kil1, and 1.x's
+// kil), "can", and that killing a remote port sends the request the
+// peer's generation understands.
+func TestNodePortKillAndCan(t *testing.T) {
+	srv := startNode(t, "k", Config{})
+	srv.Register("victim", func(*Message) {})
+	srv.Register("victim2", func(*Message) {})
+	p, err := dialRaw(t, srv.Addrs()[0], "perl2", "test-secret") // default lists: SHA3, a 2.x peer
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	srv.waitEvent(t, "perl2", true, 2*time.Second)
+	p.conn.Write([]byte(`["","mon1","victim"]["","mon1","victim2"]["","kil1","victim","bye","now"]["","kil","victim2"]` +
+		`["","can","kil1","perl2#r9","x"]["","can","g_find","perl2#r9"]["","g_slave",{"'l":{}}]`))
+	for _, w := range []string{
+		`["","kil0","victim","bye","now"]`,
+		`["","kil0","victim2"]`,
+		`["r9","x","1"]`,
+		`["r9",""]`,
+	} {
+		if got := p.readJSON(t, 3*time.Second); got != w {
+			t.Fatalf("got %s, want %s", got, w)
+		}
+	}
+	srv.Kill("perl2#their", "reason")
+	if got := p.readJSON(t, 3*time.Second); got != `["","kil1","their","reason"]` {
+		t.Fatalf("remote kill to a 2.x peer: %s", got)
+	}
+	p1, err := dialRawWith(t, srv.Addrs()[0], handshake.Options{NodeID: "perl1", Secret: []byte("test-secret"),
+		AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x}) // MD6 only: a 1.x peer
+	mustf(t, err, "handshake")
+	defer p1.conn.Close()
+	srv.waitEvent(t, "perl1", true, 2*time.Second)
+	srv.Kill("perl1#their")
+	if got := p1.readJSON(t, 3*time.Second); got != `["","kil","their"]` {
+		t.Fatalf("remote kill to a 1.x peer: %s", got)
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"github.com/aemp-go/aemp/framing"
 )
 
-// The node port "" answers the requests of node-protocol.md section 3:
-// monitoring (mon1, mon0, kil0, kil), relaying (snd, snd_multiple) and
-// queries (info, known_nodes, up_nodes, time). Requests for Perl functions
+// The node port "" answers the requests of node-protocol.md section 3 and
+// aemp2.md section 4: monitoring (mon1, mon0, kil0, and the kill request,
+// kil from 1.x nodes and kil1 from 2.x nodes), relaying (snd,
+// snd_multiple) and queries (info, known_nodes, up_nodes, time, can). Requests for Perl functions
 // (spawn, Global, eval, ...) are ignored without disconnecting; eval with
 // a reply port is answered "eval not supported". Nothing here executes
 // code a peer names.
@@ -151,7 +152,7 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 		}
 	case "kil0":
 		n.nodePorts.fire(src+"#"+str(0), append([]any{}, a[min(1, len(a)):]...))
-	case "kil":
+	case "kil", "kil1": // 1.x and 2.x names of the same request
 		if port := str(0); port != "" {
 			n.Kill(n.id+"#"+port, a[min(1, len(a)):]...)
 		}
@@ -175,14 +176,30 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 		reply(n.nodeIDs(true)...)
 	case "time":
 		reply(float64(time.Now().UnixNano()) / 1e9)
+	case "can": // 2.x: NAME, REPLY, X... -> X..., "1" or ""
+		if r := str(1); r != "" {
+			yes := ""
+			if nodePortRequests[str(0)] {
+				yes = "1"
+			}
+			n.Send(r, append(append([]any{}, a[2:]...), yes)...)
+		}
 	case "eval":
 		if r := str(1); r != "" {
 			n.Send(r, append(append([]any{}, a[2:]...), "eval not supported")...)
 		}
 	default:
 		// Perl function names (spawn, Global, DataConn, LogCatcher, ...),
-		// "", devnull and anything unknown: ignored.
+		// 2.x's g_* database requests, "", devnull and anything unknown:
+		// ignored.
 	}
+}
+
+// nodePortRequests are the node-port requests this node serves.
+var nodePortRequests = map[string]bool{
+	"mon1": true, "mon0": true, "kil0": true, "kil": true, "kil1": true, "snd": true,
+	"snd_multiple": true, "info": true, "known_nodes": true, "up_nodes": true, "time": true,
+	"can": true, "devnull": true,
 }
 
 // nodeIDs lists the IDs of known (or only connected) other nodes.

@@ -25,6 +25,10 @@ type peer struct {
 	queue       []queued
 	queueBytes  int
 	queuedSince time.Time
+	// gen is the AnyEvent::MP generation the node showed in its last
+	// handshake (handshake.Gen1 or Gen2; 0 when never connected). It
+	// decides the kill request and how long messages wait for a connection.
+	gen int
 }
 
 // peerTable maps node IDs (and "\x00addr:HOST:PORT" for seeds whose ID is
@@ -256,8 +260,18 @@ func (n *Node) checkPeers(now time.Time) {
 			continue
 		}
 		p.mu.Lock()
+		// A 1.x node gives up on an unreachable node after
+		// monitor-timeout, a 2.x node after connect-interval; we follow
+		// the generation the node showed last (1.x when never seen).
+		wait, reason := n.cfg.MonitorTimeout, ReasonUnableToConnect
+		if p.gen == handshake.Gen2 {
+			wait, reason = n.cfg.ConnectInterval, ReasonConnectTimeout
+			if len(p.addrs) == 0 {
+				reason = ReasonNoKnownAddress
+			}
+		}
 		var dropped int
-		if len(p.queue) > 0 && now.Sub(p.queuedSince) >= n.cfg.MonitorTimeout {
+		if len(p.queue) > 0 && now.Sub(p.queuedSince) >= wait {
 			dropped = len(p.queue)
 			p.queue, p.queueBytes = nil, 0
 		}
@@ -266,7 +280,8 @@ func (n *Node) checkPeers(now time.Time) {
 		p.mu.Unlock()
 		if dropped > 0 {
 			n.stats.dropped.Add(int64(dropped))
-			n.emit(NodeEvent{Node: id, Reason: ReasonUnableToConnect})
+			n.emit(NodeEvent{Node: id, Reason: reason})
+			n.nodePorts.nodeDown(n, id, reason)
 		}
 		if seed || len(p.queue) > 0 {
 			n.connectPeer(p, false)
@@ -302,6 +317,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	old := p.conn.Swap(c)
 	q := p.queue
 	p.queue, p.queueBytes = nil, 0
+	p.gen = res.Generation
 	p.mu.Unlock()
 	c.peer = p
 	if old != nil && old != c {
@@ -345,6 +361,16 @@ func (n *Node) keepNewer(old, c *conn, id string) bool {
 	}
 	weOpenedNew := newOut
 	return weOpenedNew == (n.id < id)
+}
+
+// generation returns the AnyEvent::MP generation node showed last.
+func (n *Node) generation(node string) int {
+	if p, ok := n.peers.load(node); ok {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.gen
+	}
+	return 0
 }
 
 // isConnected tells the handshake whether a node already has an

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+
+	"github.com/aemp-go/aemp/engine/handshake"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,9 +111,22 @@ func (n *Node) NewPort(h Handler) string {
 }
 
 // Kill removes a local port. Remote nodes that monitor it are told with
-// ["", "kil0", PORT, REASON...] (no reason for a normal kill).
+// ["", "kil0", PORT, REASON...] (no reason for a normal kill). A port of
+// another node is killed with the request that node understands: "kil1"
+// for AnyEvent::MP 2.x, "kil" for 1.x.
 func (n *Node) Kill(portID string, reason ...any) {
-	_, name := SplitPortID(portID)
+	node, name := SplitPortID(portID)
+	if node != n.id && node != "" {
+		if name == "" {
+			return // never ask a node to kill its node port
+		}
+		req := "kil"
+		if n.generation(node) == handshake.Gen2 {
+			req = "kil1"
+		}
+		n.sendTo(node, "", append([]any{req, name}, reason...))
+		return
+	}
 	p := n.ports.remove(name)
 	if p == nil {
 		return
