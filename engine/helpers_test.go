@@ -55,7 +55,7 @@ type testNode struct {
 
 // startNode starts a node listening on 127.0.0.1 with cfg's other
 // settings; it is closed when the test ends.
-func startNode(t *testing.T, id string, cfg Config) *testNode {
+func startNode(t testing.TB, id string, cfg Config) *testNode {
 	t.Helper()
 	tn := &testNode{log: &logBuffer{}, events: make(chan NodeEvent, 1024)}
 	cfg.NodeID = id
