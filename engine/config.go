@@ -28,14 +28,17 @@ type Config struct {
 	// certificate, and serves as the CA for verifying the peer, which must
 	// present a certificate too (as the original).
 	CertPEM []byte
-	// AuthOffer lists the methods this node may authenticate itself with
-	// (default tls_md6_64_256, hmac_md6_64_256).
+	// AuthOffer lists the methods this node may authenticate itself with;
+	// the first of the peer's list that is here is used (default: both
+	// generations' methods, so 1.x peers get MD6 and 2.x peers SHA3).
 	AuthOffer []string
-	// AuthAccept lists the methods advertised in the greeting
-	// (default tls_md6_64_256, hmac_md6_64_256, tls_anon, cleartext).
+	// AuthAccept lists the methods advertised in the greeting (default
+	// tls_sha3_512, hmac_sha3_512, tls_md6_64_256, hmac_md6_64_256,
+	// tls_anon, cleartext).
 	AuthAccept []string
 	// Framings are the framings offered and accepted, in preference
-	// order (default json, storable).
+	// order (default cbor, json, storable: a 1.x peer, which has no cbor,
+	// then picks json; a 2.x peer picks cbor, the fastest end to end).
 	Framings []string
 	// MonitorTimeout bounds a handshake, the time messages for an
 	// unreachable node are kept, and the write-idle interval after which a
@@ -104,7 +107,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: node ID %q contains one of ; # CR LF", ErrConfig, c.NodeID)
 	}
 	if len(c.Framings) == 0 {
-		c.Framings = []string{"json", "storable"}
+		c.Framings = []string{"cbor", "json", "storable"}
 	}
 	if c.MonitorTimeout <= 0 {
 		c.MonitorTimeout = 30 * time.Second

@@ -265,6 +265,7 @@ func (c *conn) send(port string, args []any) error {
 var keepaliveFrames = map[string][]byte{
 	"json":     []byte("[]"),
 	"storable": {0x07, 0x05, 0x0b, 0x02, 0, 0, 0, 0},
+	"cbor":     {0x80},
 }
 
 // sendKeepalive queues the empty message.

@@ -275,7 +275,7 @@ func (n *Node) checkPeers(now time.Time) {
 			dropped = len(p.queue)
 			p.queue, p.queueBytes = nil, 0
 		}
-		seed := p.seed
+		seed, waiting := p.seed, len(p.queue) > 0
 		id := p.id
 		p.mu.Unlock()
 		if dropped > 0 {
@@ -283,7 +283,7 @@ func (n *Node) checkPeers(now time.Time) {
 			n.emit(NodeEvent{Node: id, Reason: reason})
 			n.nodePorts.nodeDown(n, id, reason)
 		}
-		if seed || len(p.queue) > 0 {
+		if seed || waiting {
 			n.connectPeer(p, false)
 		}
 	}

@@ -24,7 +24,9 @@ const encodeMaxDepth = 512
 type Limits struct {
 	// MaxFrameSize is the largest frame in bytes: in json framing a JSON
 	// text (and also the longest run of whitespace between texts), in
-	// storable framing the image (the length announced by the BER prefix).
+	// storable framing the image (the length announced by the BER prefix),
+	// in cbor framing the message's CBOR item (declared string lengths and
+	// element counts are checked against it as soon as their head arrives).
 	// <= 0 means DefaultMaxFrameSize. Values above 2^48 are treated as
 	// 2^48.
 	MaxFrameSize int
@@ -46,12 +48,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Codec is one AEMP data framing ("json", "storable"): it encodes messages
-// and creates Decoders (NewDecoder). Codecs are stateless and safe for
-// concurrent use. Only this package implements Codec.
+// Codec is one AEMP data framing ("json", "storable", "cbor"): it encodes
+// messages and creates Decoders (NewDecoder). Codecs are stateless and
+// safe for concurrent use. Only this package implements Codec.
 type Codec interface {
 	// Name is the framing's name as it appears in greetings and AUTH
-	// lines: "json" or "storable".
+	// lines: "json", "storable" or "cbor".
 	Name() string
 	// AppendMessage appends the frame of the message [port, args...] to
 	// dst and returns the extended slice. On error it returns dst
@@ -66,6 +68,7 @@ type Codec interface {
 const (
 	kindJSON uint8 = iota + 1
 	kindStorable
+	kindCBOR
 )
 
 type jsonCodec struct{}
@@ -84,6 +87,14 @@ func (storableCodec) AppendMessage(dst []byte, port string, args []any) ([]byte,
 	return AppendStorable(dst, port, args)
 }
 
+type cborCodec struct{}
+
+func (cborCodec) Name() string { return "cbor" }
+func (cborCodec) kind() uint8  { return kindCBOR }
+func (cborCodec) AppendMessage(dst []byte, port string, args []any) ([]byte, error) {
+	return AppendCBOR(dst, port, args)
+}
+
 // The codecs this package implements.
 var (
 	// JSON is the "json" framing: one compact UTF-8 JSON array per
@@ -92,20 +103,27 @@ var (
 	// Storable is the "storable" framing: BER length prefix + Storable
 	// nfreeze image of the message array (framing.md section 3).
 	Storable Codec = storableCodec{}
+	// CBOR is the "cbor" framing of AnyEvent::MP 2.x: one CBOR data item
+	// (RFC 8949), the message array, per message, back to back
+	// (aemp2.md section 3.1). See AppendCBOR for how values are written
+	// and Message.Args for how they are read.
+	CBOR Codec = cborCodec{}
 )
 
-// ByName returns the codec for a framing name ("json", "storable"), or an
-// error wrapping ErrUnknownFraming.
+// ByName returns the codec for a framing name ("json", "storable",
+// "cbor"), or an error wrapping ErrUnknownFraming.
 func ByName(name string) (Codec, error) {
 	switch name {
 	case "json":
 		return JSON, nil
 	case "storable":
 		return Storable, nil
+	case "cbor":
+		return CBOR, nil
 	}
 	return nil, &Error{Framing: name, Offset: -1, Opcode: -1, Err: ErrUnknownFraming, Detail: "unknown framing name"}
 }
 
 // Names lists the implemented framings in this package's order of
 // preference, as they may be offered in a greeting.
-func Names() []string { return []string{"json", "storable"} }
+func Names() []string { return []string{"json", "cbor", "storable"} }

@@ -27,6 +27,7 @@ type Decoder struct {
 	off int64
 	js  jsonScanner
 	st  storableValidator
+	cb  cborScanner
 	// scratch holds a port name that had to be decoded (JSON escapes,
 	// storable Latin-1 or integer port): reused, valid until the next call.
 	scratch []byte
@@ -42,8 +43,11 @@ func NewDecoder(c Codec, lim Limits) *Decoder {
 
 // Framing returns the name of the decoder's framing.
 func (d *Decoder) Framing() string {
-	if d.kind == kindStorable {
+	switch d.kind {
+	case kindStorable:
 		return "storable"
+	case kindCBOR:
+		return "cbor"
 	}
 	return "json"
 }
@@ -55,6 +59,7 @@ func (d *Decoder) Reset() {
 	d.off = 0
 	d.js.reset(d.lim.MaxDepth)
 	d.st.reset()
+	d.cb.reset()
 }
 
 // Next returns the next complete message at the start of buf.
@@ -79,9 +84,12 @@ func (d *Decoder) Next(buf []byte) (m Message, n int, err error) {
 	if d.err != nil {
 		return Message{}, 0, d.err
 	}
-	if d.kind == kindStorable {
+	switch d.kind {
+	case kindStorable:
 		n, err = d.nextStorable(buf, &m)
-	} else {
+	case kindCBOR:
+		n, err = d.nextCBOR(buf, &m)
+	default:
 		n, err = d.nextJSON(buf, &m)
 	}
 	if err != nil {

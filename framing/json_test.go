@@ -469,8 +469,8 @@ func TestByName(t *testing.T) {
 			t.Fatalf("%s: decoder framing", n)
 		}
 	}
-	if _, err := ByName("cbor"); !errors.Is(err, ErrUnknownFraming) {
-		t.Fatalf("cbor: %v", err)
+	if _, err := ByName("msgpack"); !errors.Is(err, ErrUnknownFraming) {
+		t.Fatalf("msgpack: %v", err)
 	}
 }
 

@@ -13,12 +13,13 @@ type Message struct {
 	port []byte
 	// argOff is where the arguments start in raw. json: the first byte
 	// after element 0 (or the '[' + 1 for []); storable: the opcode of
-	// element 1.
+	// element 1; cbor: the head of element 1 (or the break).
 	argOff int
 	// portOff is the offset of port in raw when flagPortInRaw is set.
 	portOff int
 	// storable: number of arguments (elements after the port) and of tags
-	// in the image.
+	// in the image. cbor: number of arguments, -1 for an
+	// indefinite-length message array.
 	nargs int
 	ntags int
 	kind  uint8
@@ -43,13 +44,15 @@ var (
 // Valid reports whether m holds a message (the zero Message does not).
 func (m *Message) Valid() bool { return m.kind != 0 }
 
-// Framing returns "json" or "storable" ("" for the zero Message).
+// Framing returns "json", "storable" or "cbor" ("" for the zero Message).
 func (m *Message) Framing() string {
 	switch m.kind {
 	case kindJSON:
 		return "json"
 	case kindStorable:
 		return "storable"
+	case kindCBOR:
+		return "cbor"
 	}
 	return ""
 }
@@ -57,12 +60,14 @@ func (m *Message) Framing() string {
 // Port returns the destination port name (element 0) without decoding the
 // arguments and, in the usual case, without copying: the slice points into
 // the frame. The caller must not modify it. It is UTF-8 text as the peer
-// sent it, with JSON escapes resolved and storable Latin-1 byte strings
-// converted to UTF-8.
+// sent it, with JSON escapes resolved, storable and CBOR byte strings
+// with non-ASCII bytes converted from Latin-1 to UTF-8, and invalid UTF-8
+// in a CBOR text string replaced by U+FFFD.
 //
 // Missing (the keepalive []) or null/undef element 0 gives "" (the node
-// port). Like Perl, other scalars are used as their string form: JSON
-// numbers as their literal, integers in decimal, true/false as "1"/"0",
+// port; also CBOR undefined). Like Perl, other scalars are used as their
+// string form: JSON numbers as their literal, integers in decimal, CBOR
+// floats as the Number they decode to, true/false as "1"/"0",
 // Perl's immortal yes/no as "1"/"". An array or object as element 0 is not
 // a port name (Perl would look up "ARRAY(0x...)"): Routable reports false
 // and Port returns "ARRAY(0x0)" or "HASH(0x0)", which names no port.
@@ -93,6 +98,8 @@ func (m *Message) Args() ([]any, error) {
 		return m.jsonArgs()
 	case kindStorable:
 		return m.storableArgs()
+	case kindCBOR:
+		return m.cborArgs()
 	}
 	return nil, newError("", -1, ErrMalformed, "zero Message")
 }

@@ -26,6 +26,8 @@ func (m *Message) ScalarArgs() (n, length int, first []byte, ok bool) {
 		return jsonScalarArgs(m.raw, m.argOff)
 	case kindStorable:
 		return storableScalarArgs(m.raw, m.argOff, m.nargs)
+	case kindCBOR:
+		return cborScalarArgs(m.raw, m.argOff, m.nargs)
 	}
 	return 0, 0, nil, false
 }

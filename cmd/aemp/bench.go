@@ -50,7 +50,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Mode, "mode", "sink", "sink, ping or connect")
 	fs.IntVar(&o.Count, "count", 100000, "messages (sink, ping) or handshakes (connect)")
 	fs.IntVar(&o.Size, "size", 20, "payload `BYTES`")
-	framings := fs.String("framing", "json,storable", "framings offered, in preference order")
+	framings := fs.String("framing", "json,storable", "framings offered, in preference order (json, cbor, storable)")
 	fs.IntVar(&o.Batch, "batch", 1000, "sink: messages per report")
 	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink: unacknowledged batches")
 	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight")

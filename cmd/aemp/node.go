@@ -21,7 +21,7 @@ import (
 )
 
 const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed HOST:PORT ...]
-                 [--secret S | --secret-file F] [--framing json,storable]
+                 [--secret S | --secret-file F] [--framing cbor,json,storable]
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
                  [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
 
@@ -67,7 +67,7 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
 	secret := fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
 	secretFile := fs.String("secret-file", "", "read the secret from `FILE` (one line)")
-	framings := fs.String("framing", "", "framings offered, in preference order (default json,storable)")
+	framings := fs.String("framing", "", "framings offered, in preference order: json, cbor, storable (default cbor,json,storable)")
 	authOffer := fs.String("auth-offer", "", "auth methods to authenticate with (default tls_md6_64_256,hmac_md6_64_256)")
 	authAccept := fs.String("auth-accept", "", "auth methods advertised (default tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
 	certFile := fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
