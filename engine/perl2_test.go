@@ -1,12 +1,7 @@
 package engine
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,38 +16,8 @@ import (
 // missing; in CI (CI set) that is a failure.
 func startPerl2Peer(t *testing.T, args ...string) *perlPeer {
 	t.Helper()
-	script, _ := filepath.Abs("../bench/perl/aemp2-peer.pl")
-	check := exec.Command("perl", "-MAnyEvent::Handle", "-MJSON::XS", "-MCBOR::XS", "-MDigest::SHA3", "-MDigest::HMAC", "-e", "1")
-	if out, err := check.CombinedOutput(); err != nil {
-		const pkgs = "libanyevent-perl libjson-xs-perl libcbor-xs-perl libdigest-sha3-perl libdigest-hmac-perl"
-		if os.Getenv("CI") != "" {
-			t.Fatalf("perl with AnyEvent::Handle, JSON::XS, CBOR::XS, Digest::SHA3, Digest::HMAC is required in CI (Debian: %s): %v\n%s", pkgs, err, out)
-		}
-		t.Skipf("perl modules for aemp2-peer.pl not available (Debian: %s): %v", pkgs, err)
-	}
-	cmd := exec.Command("perl", append([]string{script}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &perlPeer{cmd: cmd, lines: make(chan string, 1024)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-		io.Copy(io.Discard, out)
-		close(p.lines)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	return p
+	return runPerlScript(t, "aemp2-peer.pl", []string{"AnyEvent::Handle", "JSON::XS", "CBOR::XS", "Digest::SHA3", "Digest::HMAC"},
+		"libanyevent-perl libjson-xs-perl libcbor-xs-perl libdigest-sha3-perl libdigest-hmac-perl", args...)
 }
 
 // perl2Framings are the framing setups tested: the peer's --framing list

@@ -22,14 +22,26 @@ type perlPeer struct {
 
 func startPerlPeer(t *testing.T, args ...string) *perlPeer {
 	t.Helper()
-	script, _ := filepath.Abs("../bench/perl/aemp-peer.pl")
-	if err := exec.Command("perl", "-MAnyEvent::Handle", "-MJSON::XS", "-e", "1").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("perl with AnyEvent and JSON::XS is required in CI: %v", err)
-		}
-		t.Skipf("perl with AnyEvent::Handle and JSON::XS not available: %v", err)
+	return runPerlScript(t, "aemp-peer.pl", []string{"AnyEvent::Handle", "JSON::XS"}, "libanyevent-perl libjson-xs-perl", args...)
+}
+
+// runPerlScript runs bench/perl/SCRIPT after checking that perl has the
+// modules (Debian packages pkgs): outside CI a missing module skips the
+// test, in CI (CI set) it fails it.
+func runPerlScript(t *testing.T, script string, modules []string, pkgs string, args ...string) *perlPeer {
+	t.Helper()
+	path, _ := filepath.Abs("../bench/perl/" + script)
+	check := []string{"-e", "1"}
+	for _, m := range modules {
+		check = append([]string{"-M" + m}, check...)
 	}
-	cmd := exec.Command("perl", append([]string{script}, args...)...)
+	if out, err := exec.Command("perl", check...).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s needs perl with %v in CI (Debian: %s): %v\n%s", script, modules, pkgs, err, out)
+		}
+		t.Skipf("%s: perl modules %v not available (Debian: %s): %v", script, modules, pkgs, err)
+	}
+	cmd := exec.Command("perl", append([]string{path}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
