@@ -105,7 +105,7 @@ func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 	}
 	n.register(c)
 	if _, err := n.client.EnrollContext(nc, c); err != nil {
-		n.log.Warn("cannot hand connection to the event loop", "addr", c.remoteAddr, "err", err)
+		n.logLimited("cannot hand connection to the event loop", "addr", c.remoteAddr, "err", err)
 		n.unregister(c)
 		nc.Close()
 	}
@@ -297,6 +297,9 @@ func (c *conn) takeOut() []byte {
 	b := c.out
 	c.out = c.spare
 	c.spare = nil
+	// The bytes move from pending to the transport's account before
+	// pending drops, so that Send never sees them in neither.
+	c.buffered.Add(int64(len(b)))
 	c.pending.Store(0)
 	c.mu.Unlock()
 	if len(b) > 0 {
@@ -323,6 +326,12 @@ func (c *conn) pendingOut() bool { return c.pending.Load()+c.buffered.Load() > 0
 // fail closes the connection because of err (logged with the original's
 // wording where it has one).
 func (c *conn) fail(err error) {
+	var fe *framing.Error
+	if errors.As(err, &fe) {
+		// Perl reports an undecodable frame as "Bad message"; the detail
+		// goes to the log.
+		c.n.logLimited("bad frame", "addr", c.remoteAddr, "node", c.peerID, "err", err)
+	}
 	c.closeWith(reasonFor(err))
 }
 
@@ -359,18 +368,21 @@ func (c *conn) closed(err error) {
 	if old == stData {
 		n.detach(c, reason)
 	} else if old != stClosed {
-		n.log.Info("handshake failed", "addr", c.remoteAddr, "reason", reason)
+		n.logLimited("handshake failed", "addr", c.remoteAddr, "reason", reason)
 	}
 }
 
 // reasonFor turns an I/O or protocol error into AnyEvent::MP's reason text.
 func reasonFor(err error) string {
 	var hsErr *handshake.Error
+	var fe *framing.Error
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		return ReasonEOF
 	case errors.As(err, &hsErr):
 		return hsErr.Msg
+	case errors.As(err, &fe):
+		return ReasonBadMessage
 	case errors.Is(err, syscall.EPIPE):
 		return ReasonBrokenPipe
 	case errors.Is(err, syscall.ECONNRESET):

@@ -39,6 +39,10 @@ type Node struct {
 	connsMu sync.Mutex
 	conns   map[*conn]struct{} // every open connection
 
+	queuedBytes atomic.Int64 // messages queued for unconnected nodes
+
+	logSecond, logCount, logSuppressed atomic.Int64 // logLimited's state
+
 	hsConfig  hsConfig
 	closing   atomic.Bool
 	started   atomic.Bool
@@ -258,7 +262,14 @@ func (n *Node) checkConns(now time.Time) {
 	for _, c := range n.connList() {
 		if !c.authenticated() {
 			if now.After(c.deadline) {
-				c.fail(fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout))
+				err := fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout)
+				if c.driver() == nil {
+					// gnet never opened it (it can drop a socket it fails
+					// to register without any callback): forget it here.
+					c.closed(err)
+				} else {
+					c.fail(err)
+				}
 			}
 			continue
 		}
@@ -267,6 +278,28 @@ func (n *Node) checkConns(now time.Time) {
 		}
 	}
 }
+
+// logLimited logs at Info level, at most logBurst lines per second; the
+// number of lines left out is logged with the next line that gets through.
+// A flood of failing connections cannot flood the log.
+func (n *Node) logLimited(msg string, args ...any) {
+	sec := time.Now().Unix()
+	if n.logSecond.Load() != sec {
+		n.logSecond.Store(sec)
+		n.logCount.Store(0)
+	}
+	if n.logCount.Add(1) > logBurst {
+		n.logSuppressed.Add(1)
+		return
+	}
+	if s := n.logSuppressed.Swap(0); s > 0 {
+		args = append(args, "suppressed_before", s)
+	}
+	n.log.Info(msg, args...)
+}
+
+// logBurst is how many rate-limited lines logLimited writes per second.
+const logBurst = 200
 
 // randomToken returns n random bytes in Perl's alphanumeric-ish encoding.
 func randomToken(n int) string {

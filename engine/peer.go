@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,18 +30,38 @@ type peer struct {
 	// handshake (handshake.Gen1 or Gen2; 0 when never connected). It
 	// decides the kill request and how long messages wait for a connection.
 	gen int
+	// downSince is when the peer last had no connection; a peer idle that
+	// long (no connection, queue, seed or dial) is forgotten.
+	downSince time.Time
+	// gone: removed from the table; a Send that still holds it must look
+	// the node up again.
+	gone bool
 }
 
 // peerTable maps node IDs (and "\x00addr:HOST:PORT" for seeds whose ID is
-// not known yet) to peers. Lookups, one per Send, read an immutable map
-// without locking or allocating; additions copy it under mu.
+// not known yet) to peers. It is split into shards; each shard's map is
+// immutable and replaced under the shard's lock, so lookups (one per Send)
+// neither lock nor allocate, and an insert copies only its shard.
 type peerTable struct {
+	shards [peerShards]peerShard
+	seed   maphash.Seed
+	once   sync.Once
+}
+
+const peerShards = 64
+
+type peerShard struct {
 	m  atomic.Pointer[map[string]*peer]
 	mu sync.Mutex
 }
 
+func (t *peerTable) shard(key string) *peerShard {
+	t.once.Do(func() { t.seed = maphash.MakeSeed() })
+	return &t.shards[maphash.String(t.seed, key)%peerShards]
+}
+
 func (t *peerTable) load(key string) (*peer, bool) {
-	if m := t.m.Load(); m != nil {
+	if m := t.shard(key).m.Load(); m != nil {
 		p, ok := (*m)[key]
 		return p, ok
 	}
@@ -52,10 +73,11 @@ func (t *peerTable) loadOrStore(key string, p *peer) *peer {
 	if old, ok := t.load(key); ok {
 		return old
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	sh := t.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	var old map[string]*peer
-	if m := t.m.Load(); m != nil {
+	if m := sh.m.Load(); m != nil {
 		old = *m
 	}
 	if q, ok := old[key]; ok {
@@ -66,18 +88,17 @@ func (t *peerTable) loadOrStore(key string, p *peer) *peer {
 		m[k] = v
 	}
 	m[key] = p
-	t.m.Store(&m)
+	sh.m.Store(&m)
 	return p
 }
 
-func (t *peerTable) delete(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	m := t.m.Load()
-	if m == nil {
-		return
-	}
-	if _, ok := (*m)[key]; !ok {
+// delete removes key if it still maps to p.
+func (t *peerTable) delete(key string, p *peer) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	m := sh.m.Load()
+	if m == nil || (*m)[key] != p {
 		return
 	}
 	nm := make(map[string]*peer, len(*m))
@@ -86,20 +107,31 @@ func (t *peerTable) delete(key string) {
 			nm[k] = v
 		}
 	}
-	t.m.Store(&nm)
+	sh.m.Store(&nm)
 }
 
 // all returns every peer.
 func (t *peerTable) all() []*peer {
-	m := t.m.Load()
-	if m == nil {
-		return nil
-	}
-	l := make([]*peer, 0, len(*m))
-	for _, p := range *m {
-		l = append(l, p)
+	var l []*peer
+	for i := range t.shards {
+		if m := t.shards[i].m.Load(); m != nil {
+			for _, p := range *m {
+				l = append(l, p)
+			}
+		}
 	}
 	return l
+}
+
+// size returns the number of entries.
+func (t *peerTable) size() int {
+	n := 0
+	for i := range t.shards {
+		if m := t.shards[i].m.Load(); m != nil {
+			n += len(*m)
+		}
+	}
+	return n
 }
 
 // queued is a message waiting for a connection.
@@ -113,14 +145,14 @@ func (n *Node) peerFor(id string) *peer {
 	if p, ok := n.peers.load(id); ok {
 		return p
 	}
-	return n.peers.loadOrStore(id, &peer{id: id})
+	return n.peers.loadOrStore(id, &peer{id: id, downSince: time.Now()})
 }
 
 // peerForAddr returns a peer, keyed by its address until its node ID is
 // known, for an address to connect to (a seed).
 func (n *Node) peerForAddr(addr string) *peer {
 	key := "\x00addr:" + addr
-	return n.peers.loadOrStore(key, &peer{addrs: []string{addr}})
+	return n.peers.loadOrStore(key, &peer{addrs: []string{addr}, downSince: time.Now()})
 }
 
 func (p *peer) markSeed(addr string) {
@@ -177,6 +209,10 @@ func (n *Node) sendNodePort(node string, args ...any) {
 // enqueue keeps a message for a node that is not connected.
 func (n *Node) enqueue(p *peer, port string, args []any) error {
 	p.mu.Lock()
+	if p.gone { // forgotten meanwhile: start over with the table's entry
+		p.mu.Unlock()
+		return n.sendTo(p.id, port, args)
+	}
 	if c := p.conn.Load(); c != nil { // connected meanwhile
 		p.mu.Unlock()
 		return c.send(port, args)
@@ -185,7 +221,9 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 	for _, a := range args {
 		size += approxSize(a)
 	}
-	if p.queueBytes+size > n.cfg.HighWaterMark {
+	// Each node's queue stops at the high-water mark, and all queues
+	// together at four times it.
+	if p.queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark) {
 		p.mu.Unlock()
 		return ErrQueueFull
 	}
@@ -194,6 +232,7 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 	}
 	p.queue = append(p.queue, queued{port, args})
 	p.queueBytes += size
+	n.queuedBytes.Add(int64(size))
 	p.mu.Unlock()
 	n.connectPeer(p, false)
 	return nil
@@ -273,15 +312,28 @@ func (n *Node) checkPeers(now time.Time) {
 		var dropped int
 		if len(p.queue) > 0 && now.Sub(p.queuedSince) >= wait {
 			dropped = len(p.queue)
+			n.queuedBytes.Add(-int64(p.queueBytes))
 			p.queue, p.queueBytes = nil, 0
 		}
 		seed, waiting := p.seed, len(p.queue) > 0
 		id := p.id
+		// Forget a node that has been idle for monitor-timeout, so that
+		// node IDs seen once (anonymous nodes, made-up destinations) do
+		// not accumulate.
+		forget := !seed && !waiting && len(p.dialing) == 0 && p.id != "" &&
+			now.Sub(p.downSince) >= n.cfg.MonitorTimeout
+		if forget {
+			p.gone = true
+		}
 		p.mu.Unlock()
 		if dropped > 0 {
 			n.stats.dropped.Add(int64(dropped))
 			n.emit(NodeEvent{Node: id, Reason: reason})
 			n.nodePorts.nodeDown(n, id, reason)
+		}
+		if forget {
+			n.peers.delete(id, p)
+			continue
 		}
 		if seed || waiting {
 			n.connectPeer(p, false)
@@ -305,7 +357,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 			}
 			p.seed = p.seed || seed
 			p.mu.Unlock()
-			n.peers.delete("\x00addr:" + c.dialAddr)
+			n.peers.delete("\x00addr:"+c.dialAddr, ap)
 		}
 	}
 	p.mu.Lock()
@@ -316,6 +368,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	}
 	old := p.conn.Swap(c)
 	q := p.queue
+	n.queuedBytes.Add(-int64(p.queueBytes))
 	p.queue, p.queueBytes = nil, 0
 	p.gen = res.Generation
 	p.mu.Unlock()
@@ -337,6 +390,9 @@ func (n *Node) detach(c *conn, reason string) {
 		return
 	}
 	if p.conn.CompareAndSwap(c, nil) {
+		p.mu.Lock()
+		p.downSince = time.Now()
+		p.mu.Unlock()
 		n.nodePorts.nodeDown(n, p.id, reason)
 		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.remoteAddr})
 		p.mu.Lock()

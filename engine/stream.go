@@ -148,7 +148,9 @@ func (t *streamTransport) writer() {
 		if len(b) == 0 {
 			continue
 		}
-		if _, err := t.rw.Load().Write(b); err != nil {
+		_, err := t.rw.Load().Write(b)
+		c.buffered.Add(-int64(len(b)))
+		if err != nil {
 			t.close()
 			return
 		}
