@@ -1,8 +1,10 @@
 # aemp-go: an AEMP (AnyEvent::MP transport) node in Go.
 #
 #   make run        start a node (the main job)
-#   make test       vet + all tests with the race detector (what CI runs)
+#   make test       vet + all tests with the race detector (what CI runs),
+#                   md6 also on arm64 (qemu-user), other x86 CPUs and purego
 #   make test-long  the same with the big cases at full size
+#   make generate   regenerate md6/asm/*.s (committed) from md6/asm/_gen
 #   make bench      Go benchmarks of every package
 #   make fuzz       every fuzz target for FUZZTIME each
 
@@ -10,17 +12,29 @@ GO       ?= go
 FUZZTIME ?= 30s
 BIN      := bin/aemp
 # Debian packages the tests use; installed by 'make deps' when missing.
-APT_PKGS ?=
+# qemu-user-static: md6's NEON kernels run under qemu-aarch64-static, its
+# dispatch on older x86 CPUs under qemu-x86_64-static.
+# perl and its modules: the interop tests run Perl peers (bench/perl/) built
+# only on Debian's AnyEvent::Handle, JSON::XS, CBOR::XS, Digest::SHA3 and
+# Digest::HMAC.
+APT_PKGS ?= qemu-user-static perl libanyevent-perl libjson-xs-perl libcbor-xs-perl \
+	libdigest-sha3-perl libdigest-hmac-perl
+QEMU_ARM64 ?= qemu-aarch64-static
+QEMU_X86   ?= qemu-x86_64-static
 
-.PHONY: all build run test test-long bench fuzz deps vet clean
+.PHONY: all build run test test-long bench fuzz deps vet clean generate test-md6-arch test-arm64 test-purego test-x86-cpus
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/aemp
 
+# run starts a node on 127.0.0.1:4040 with a development secret (printed,
+# so that other nodes can use it); Ctrl-C stops it.
+DEV_SECRET ?= aemp-dev-secret
 run: build
-	./$(BIN) node
+	@echo "development secret: $(DEV_SECRET)  (talk to it with: ./$(BIN) bench --connect 127.0.0.1:4040 --secret $(DEV_SECRET))"
+	./$(BIN) node --bind 127.0.0.1:4040 --secret $(DEV_SECRET)
 
 # deps installs missing Debian packages (needs root and apt-get); it does
 # nothing when everything is there.
@@ -37,10 +51,43 @@ vet:
 test: deps vet
 	$(GO) test -race -short -timeout 15m ./...
 	$(GO) test -timeout 10m ./md6/...
+	$(MAKE) test-md6-arch
 
 test-long: deps vet
 	$(GO) test -race -timeout 60m ./...
 	$(GO) test -timeout 30m ./md6/...
+	$(MAKE) test-md6-arch
+
+# md6 beyond the native build: the NEON kernels executed under qemu-user,
+# the choice of kernel on emulated x86 CPUs without AVX-512 and without
+# AVX2, and the build without assembly (purego).
+test-md6-arch: test-arm64 test-x86-cpus test-purego
+
+test-arm64:
+	GOARCH=arm64 $(GO) vet ./md6/...
+	@mkdir -p bin
+	GOARCH=arm64 $(GO) test -c -o bin/md6.arm64.test ./md6
+	GOARCH=arm64 $(GO) test -c -o bin/md6asm.arm64.test ./md6/asm
+	@if [ "$$($(GO) env GOHOSTARCH)" = arm64 ]; then run=; else run=$(QEMU_ARM64); fi; \
+	(cd md6/asm && $$run ../../bin/md6asm.arm64.test -test.short) && \
+	(cd md6 && AEMP_MD6_WANT_IMPL=neon $$run ../bin/md6.arm64.test -test.short)
+
+test-x86-cpus:
+	@if [ "$$($(GO) env GOHOSTARCH)" != amd64 ]; then echo "test-x86-cpus: not an amd64 host, skipped"; exit 0; fi; \
+	mkdir -p bin && $(GO) test -c -o bin/md6.amd64.test ./md6 && cd md6 && \
+	echo "== qemu64 (no AVX2): generic" && \
+	AEMP_MD6_WANT_IMPL=generic $(QEMU_X86) -cpu qemu64 ../bin/md6.amd64.test -test.short -test.run 'Dispatch|TestKernels$$' && \
+	echo "== max (TCG: AVX2, no AVX-512): avx2" && \
+	AEMP_MD6_WANT_IMPL=avx2 $(QEMU_X86) -cpu max ../bin/md6.amd64.test -test.short -test.run 'Dispatch|TestKernels|TestTreeBatching'
+
+test-purego:
+	$(GO) vet -tags purego ./md6/...
+	$(GO) test -tags purego -short ./md6/...
+
+# generate rewrites the generated assembly of md6/asm; the result is
+# committed, and TestGenerated checks that it is up to date.
+generate:
+	$(GO) generate ./md6/asm
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -7,7 +7,11 @@
 //
 // The mode of operation (tree levels, the sequential level, padding and the
 // final node) lives in this package; the compression function is one
-// replaceable kernel chosen at start-up (see Implementation).
+// replaceable kernel chosen at start-up (see Implementation): generic Go,
+// or SIMD assembly from package md6/asm (AVX2, AVX-512, NEON). In tree
+// mode the nodes of a level are compressed several at a time by the
+// kernel's multi-buffer entry point, and WithParallel spreads long
+// messages over goroutines; the digests are always the same.
 package md6
 
 import (
@@ -108,10 +112,11 @@ func DefaultRounds(d, keylen int) int {
 type Option func(*params)
 
 type params struct {
-	key    []byte
-	l      int
-	rounds int // -1: default
-	kernel *Kernel
+	key     []byte
+	l       int
+	rounds  int // -1: default
+	kernel  *Kernel
+	workers int
 }
 
 // WithKey sets the key (0..64 bytes). An empty key is the same as none.

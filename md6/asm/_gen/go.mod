@@ -1,0 +1,3 @@
+module github.com/aemp-go/aemp/md6/asm/_gen
+
+go 1.26
