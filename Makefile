@@ -6,6 +6,7 @@
 #   make test-long  the same with the big cases at full size
 #   make generate   regenerate md6/asm/*.s (committed) from md6/asm/_gen
 #   make bench      Go benchmarks of every package
+#   make bench-compare  Go vs Perl vs baselines on this machine -> bench/RESULTS.md
 #   make fuzz       every fuzz target for FUZZTIME each
 
 GO       ?= go
@@ -22,7 +23,7 @@ APT_PKGS ?= qemu-user-static perl libanyevent-perl libjson-xs-perl libcbor-xs-pe
 QEMU_ARM64 ?= qemu-aarch64-static
 QEMU_X86   ?= qemu-x86_64-static
 
-.PHONY: all build run test test-long bench fuzz deps vet clean generate test-md6-arch test-arm64 test-purego test-x86-cpus
+.PHONY: all build run test test-long bench bench-compare fuzz deps vet clean generate test-md6-arch test-arm64 test-purego test-x86-cpus
 
 all: build
 
@@ -91,6 +92,12 @@ generate:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bench-compare runs Go and Perl senders and receivers, the net+encoding/json
+# baseline and the loopback ceiling on this machine and writes
+# bench/RESULTS.md (QUICK=1: a one-minute smoke run; NATS=1 adds NATS).
+bench-compare:
+	$(GO) run ./bench/cmd/compare
 
 fuzz:
 	@for t in $$($(GO) test ./fuzz -list '^Fuzz' | grep '^Fuzz'); do \

@@ -18,6 +18,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the aemp binary built by aempBinary.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // aempBinary builds cmd/aemp once per test binary.
 func aempBinary(tb testing.TB) string {
 	tb.Helper()
@@ -42,6 +51,14 @@ func aempBinary(tb testing.TB) string {
 // startNodeProcess runs "aemp node" in its own process and returns its
 // address once it printed READY.
 func startNodeProcess(tb testing.TB, args ...string) string {
+	tb.Helper()
+	addr, _ := startNodeCmd(tb, args...)
+	return addr
+}
+
+// startNodeCmd is startNodeProcess that also returns the process (for its
+// PID). The node is stopped (SIGINT, then SIGKILL) when tb ends.
+func startNodeCmd(tb testing.TB, args ...string) (string, *exec.Cmd) {
 	tb.Helper()
 	cmd := exec.Command(aempBinary(tb), append([]string{"node", "--bind", "127.0.0.1:0", "--nodeid", "target", "--secret", "bench-secret"}, args...)...)
 	out, err := cmd.StdoutPipe()
@@ -73,11 +90,11 @@ func startNodeProcess(tb testing.TB, args ...string) string {
 	select {
 	case l := <-ready:
 		i := strings.Index(l, "binds=")
-		return strings.Split(l[i+len("binds="):], ",")[0]
+		return strings.Split(l[i+len("binds="):], ",")[0], cmd
 	case <-time.After(10 * time.Second):
 		tb.Fatal("aemp node did not print READY")
 	}
-	return ""
+	return "", nil
 }
 
 // BenchmarkE2ESink: a Go sender in this process, an aemp node in another,
@@ -107,9 +124,13 @@ func BenchmarkE2ESink(b *testing.B) {
 // TestE2ESink checks the two-process path end to end (small count).
 func TestE2ESink(t *testing.T) {
 	addr := startNodeProcess(t)
+	count := 50000
+	if testing.Short() {
+		count = 20000
+	}
 	for _, f := range []string{"json", "storable"} {
 		res, err := Run(Options{Connect: addr, Target: "target", Secret: "bench-secret", Mode: "sink",
-			Count: 50000, Size: 20, Framings: []string{f}, Batch: 1000, Outstanding: 4, Timeout: 30 * time.Second})
+			Count: count, Size: 20, Framings: []string{f}, Batch: 1000, Outstanding: 4, Timeout: 30 * time.Second})
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

@@ -3,7 +3,9 @@
 # on Debian's AnyEvent::Handle and JSON::XS. It speaks the "simple handshake for
 # non-Perl nodes" of the AEMP document: it authenticates itself with cleartext
 # (the hex secret) and does not check the other side's token, and it reads and
-# writes json framing.
+# writes json framing (with --framing also storable and cbor, through
+# AnyEvent::Handle's storable type, BER length + nfreeze, and its cbor type,
+# CBOR::XS with default options, as AnyEvent::MP 1.x and 2.x use them).
 #
 # It serves two ports with the semantics of the aemp-go node:
 #   echo: [REPLYPORT, ARGS...]        -> sends [REPLYPORT's name, ARGS...] back
@@ -14,6 +16,10 @@
 # usage:
 #   aemp-peer.pl --nodeid ID --secret S (--listen HOST:PORT | --connect HOST:PORT)
 #                [--send JSON]... [--sink-count N --sink-size B --batch K] [--quit-after SECONDS]
+#                [--framing LIST]
+# --framing lists the framings offered, in preference order (default json);
+# it sends the first of the peer's framings that is in LIST and reads what the
+# peer's auth line announces.
 # Every message received for a port other than echo/sink is printed to stdout as
 # one line "RECV <json>". "READY <host:port>" is printed once listening,
 # "UP <peer nodeid> <peer framing>" once a connection is authenticated.
@@ -25,16 +31,19 @@ use AnyEvent::Handle;
 use AnyEvent::Socket;
 use JSON::XS;
 use MIME::Base64;
+use Storable ();
 
 my ($nodeid, $secret, $listen, $connect) = ("perlpeer", "", undef, undef);
 my @send;
-my ($sink_count, $sink_size, $batch, $quit_after) = (0, 20, 1000, 0);
+my ($sink_count, $sink_size, $batch, $quit_after, $framing_list) = (0, 20, 1000, 0, "json");
 GetOptions(
    "nodeid=s" => \$nodeid, "secret=s" => \$secret,
    "listen=s" => \$listen, "connect=s" => \$connect,
    "send=s" => \@send, "sink-count=i" => \$sink_count, "sink-size=i" => \$sink_size,
-   "batch=i" => \$batch, "quit-after=f" => \$quit_after,
+   "batch=i" => \$batch, "quit-after=f" => \$quit_after, "framing=s" => \$framing_list,
 ) or die "bad arguments\n";
+my @framings = grep { /^(json|storable|cbor)$/ } split /,/, $framing_list;
+@framings or die "--framing: json, storable and/or cbor\n";
 $listen or $connect or die "need --listen or --connect\n";
 $| = 1;
 
@@ -46,16 +55,16 @@ my $quit_timer = $quit_after ? AE::timer($quit_after, 0, sub { $done->send }) : 
 sub portname { my ($id) = @_; $id =~ s/^[^#]*#//; $id }
 
 sub handle_message {
-   my ($hdl, $msg) = @_;
+   my ($hdl, $msg, $sframing) = @_;
    my ($port, @args) = @$msg;
    $port = "" unless defined $port;
    if ($port eq "echo") {
       my $reply = shift @args;
-      $hdl->push_write(json => [portname($reply), @args]) if defined $reply;
+      $hdl->push_write($sframing => [portname($reply), @args]) if defined $reply;
    } elsif ($port eq "sink") {
       if (@args && defined $args[0] && !ref $args[0] && $args[0] eq "report") {
          my @t = times;
-         $hdl->push_write(json => [portname($args[1]), "count", $count, $bytes, $t[0] + $t[1]]);
+         $hdl->push_write($sframing => [portname($args[1]), "count", $count, $bytes, $t[0] + $t[1]]);
       } elsif (@args && defined $args[0] && !ref $args[0] && $args[0] eq "reset") {
          ($count, $bytes) = (0, 0);
       } else {
@@ -75,25 +84,30 @@ sub session {
       on_eof => sub { print "DOWN eof\n"; $hdl->destroy; $done->send if $connect },
    );
    my $nonce = encode_base64(join("", map chr(int rand 256), 1 .. 66), "");
-   $hdl->push_write("aemp;1;$nodeid;hmac_md6_64_256,cleartext;json;provider=aemp-peer.pl;peeraddr=$host:$port\012$nonce\012");
+   my $offer = join ",", @framings;
+   $hdl->push_write("aemp;1;$nodeid;hmac_md6_64_256,cleartext;$offer;provider=aemp-peer.pl;peeraddr=$host:$port\012$nonce\012");
    $hdl->push_read(line => sub {
       my ($proto, $version, $rnode, $auths, $framings) = split /;/, $_[1];
       return $hdl->destroy, print "DOWN bad greeting\n" unless $proto eq "aemp" and $version == 1;
+      my %ours = map { $_ => 1 } @framings;
+      my ($sframing) = grep { $ours{$_} } split /,/, $framings // "";
+      return $hdl->destroy, print "DOWN no common framing\n" unless $sframing;
       $hdl->push_read(line => sub {
-         $hdl->push_write("cleartext;" . unpack("H*", $secret) . ";json\012");
+         $hdl->push_write("cleartext;" . unpack("H*", $secret) . ";$sframing\012");
          $hdl->push_read(line => sub {
             my ($method, $token, $rframing) = split /;/, $_[1];
+            return $hdl->destroy, print "DOWN unusable remote framing\n" unless defined $rframing && $ours{$rframing};
             print "UP $rnode $rframing\n";
-            $hdl->push_write(json => $json->decode($_)) for @send;
+            $hdl->push_write($sframing => $json->decode($_)) for @send;
             if ($sink_count) {
                my $payload = "x" x $sink_size;
-               $hdl->push_write(json => ["sink", $payload]) for 1 .. $sink_count;
+               $hdl->push_write($sframing => ["sink", $payload]) for 1 .. $sink_count;
             }
             my $reader; $reader = sub {
-               handle_message($_[0], $_[1]);
-               $_[0]->push_read(json => $reader);
+               handle_message($_[0], $_[1], $sframing);
+               $_[0]->push_read($rframing => $reader);
             };
-            $hdl->push_read(json => $reader);
+            $hdl->push_read($rframing => $reader);
          });
       });
    });
