@@ -58,6 +58,10 @@ func (h *loopHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !onLoop {
 		return gnet.Close
 	}
+	// Handlers that reply while we consume need no wake of their own: the
+	// flush below writes their messages. takeOut clears the flag, so a
+	// Send after it wakes the loop again.
+	c.wakeQueued.Store(true)
 	buf, _ := gc.Peek(-1)
 	used, err := c.consume(buf)
 	if used > 0 {
