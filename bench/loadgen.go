@@ -385,31 +385,56 @@ func (s *session) addLink(r *Result) {
 }
 
 func runPing(ctx context.Context, o *Options) (*Result, error) {
-	sendTimes := sync.Map{}
+	// Each answer is handled on the node's event loop, which records its
+	// round trip and sends the next request from there: the request leaves
+	// in the loop's own write after the read, with no hand-off to another
+	// goroutine (what a Go node answering in its handler does). sent[i] is
+	// written before request i leaves and read when its answer is in.
+	sent := make([]int64, o.Count)
 	rtts := make([]float64, 0, o.Count)
 	var mu sync.Mutex
 	done := make(chan struct{})
-	var got atomic.Int64
+	failed := make(chan error, 1)
+	var next atomic.Int64 // the next sequence number to send
 	var sess *session
-	slots := make(chan struct{}, o.Inflight)
+	var echoID string
+	payload := stringOf('x', o.Size)
+	epoch := time.Now()
+	sendNext := func() {
+		i := next.Add(1) - 1
+		if i >= int64(o.Count) {
+			return
+		}
+		sent[i] = int64(time.Since(epoch))
+		if err := sess.node.Send(echoID, sess.reply, "pong", i, payload); err != nil {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	}
 	handler := func(m *engine.Message) {
 		a, err := m.Args()
-		if err != nil || len(a) < 2 || fmt.Sprint(a[0]) != "pong" {
+		if err != nil || len(a) < 2 || !isText(a[0], "pong") {
 			if err == nil && sess != nil {
 				sess.replies <- a
 			}
 			return
 		}
-		seq := fmt.Sprint(a[1])
-		if t0, ok := sendTimes.LoadAndDelete(seq); ok {
-			mu.Lock()
-			rtts = append(rtts, float64(time.Since(t0.(time.Time)).Nanoseconds())/1e3)
-			mu.Unlock()
-			<-slots
-			if got.Add(1) == int64(o.Count) {
-				close(done)
-			}
+		seq, ok := framing.Int64(a[1])
+		if !ok || seq < 0 || seq >= int64(o.Count) {
+			return
 		}
+		rtt := float64(int64(time.Since(epoch))-sent[seq]) / 1e3
+		mu.Lock()
+		rtts = append(rtts, rtt)
+		n := len(rtts)
+		mu.Unlock()
+		if n == o.Count {
+			close(done)
+			return
+		}
+		sendNext()
 	}
 	s, err := open(ctx, o, handler)
 	if err != nil {
@@ -420,26 +445,26 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 	if err := s.confirm(ctx); err != nil {
 		return nil, err
 	}
-	payload := stringOf('x', o.Size)
+	echoID = s.target + "#echo"
 	p := &progress{o: o, start: time.Now(), what: "ping"}
 	start := time.Now()
-	for i := 0; i < o.Count; i++ {
+	for k := 0; k < max(1, o.Inflight); k++ {
+		sendNext()
+	}
+	for waiting := true; waiting; {
 		select {
-		case slots <- struct{}{}:
+		case <-done:
+			waiting = false
+		case err := <-failed:
+			return nil, err
 		case <-ctx.Done():
 			return nil, ErrTimeout
+		case <-time.After(time.Second):
+			mu.Lock()
+			n := len(rtts)
+			mu.Unlock()
+			p.update(int64(n), int64(o.Count))
 		}
-		seq := strconv.Itoa(i)
-		sendTimes.Store(seq, time.Now())
-		if err := s.send(ctx, "echo", s.reply, "pong", i, payload); err != nil {
-			return nil, err
-		}
-		p.update(got.Load(), int64(o.Count))
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return nil, ErrTimeout
 	}
 	p.finish()
 	el := time.Since(start).Seconds()
@@ -533,6 +558,12 @@ func runConnect(ctx context.Context, o *Options) (*Result, error) {
 			p.update(done.Load(), int64(o.Count))
 		}
 	}
+}
+
+// isText reports whether v decodes to the Perl string want.
+func isText(v any, want string) bool {
+	t, ok := framing.Text(v)
+	return ok && t == want
 }
 
 func percentile(sorted []float64, p float64) float64 {

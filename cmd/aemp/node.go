@@ -25,7 +25,7 @@ const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
                  [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
 
-Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x) serving two ports:
+Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving two ports:
   echo  [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
   sink  counts messages; ["report", REPLYPORT] answers
         ["count", N, BYTES, CPUSEC]; ["reset"] zeroes the counts
@@ -68,8 +68,8 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	secret := fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
 	secretFile := fs.String("secret-file", "", "read the secret from `FILE` (one line)")
 	framings := fs.String("framing", "", "framings offered, in preference order: json, cbor, storable (default cbor,json,storable)")
-	authOffer := fs.String("auth-offer", "", "auth methods to authenticate with (default tls_md6_64_256,hmac_md6_64_256)")
-	authAccept := fs.String("auth-accept", "", "auth methods advertised (default tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
+	authOffer := fs.String("auth-offer", "", "auth methods to authenticate with (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256)")
+	authAccept := fs.String("auth-accept", "", "auth methods advertised (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
 	certFile := fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
 	monitor := fs.Float64("monitor-timeout", 0, "`SECONDS` for handshakes, connect attempts and keepalives (default 30)")
 	configFile := fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
