@@ -9,11 +9,15 @@
 #   sink  N messages ["sink", PAYLOAD] in batches of --batch, each batch
 #         followed by ["sink", "report", REPLY]; at most --outstanding batches
 #         unacknowledged; ends when the target's report shows all N delivered.
-#         Every message is encoded on its own (what a Perl node's snd costs),
-#         but a batch is handed to AnyEvent::Handle as ONE string, so it goes
-#         out in few large writes (what autocork would do) and the receiver,
-#         not this sender's syscalls, is the limit. --encode once encodes the
-#         message a single time and repeats the bytes (least sender CPU).
+#         Every message is encoded on its own (what a Perl node's snd costs)
+#         and, with --writes message (the default), handed to
+#         AnyEvent::Handle by its own push_write, which writes it at once
+#         when the socket takes it: what an AnyEvent::MP node does with its
+#         default configuration (autocork off). --writes batch hands a batch
+#         to AnyEvent::Handle as ONE string, so it goes out in few large
+#         writes (what autocork can give at best) and the receiver, not this
+#         sender's syscalls, is the limit. --encode once encodes the message
+#         a single time and repeats the bytes (least sender CPU).
 #   ping  ["echo", REPLY, "pong", SEQ, PAYLOAD] with --inflight round trips in
 #         flight: round trips per second and latency percentiles.
 #
@@ -21,6 +25,7 @@
 #   aemp-send.pl --connect HOST:PORT --secret S [--nodeid ID] [--mode sink|ping]
 #                [--count N] [--size BYTES] [--batch N] [--outstanding K]
 #                [--inflight K] [--framing json|storable|cbor] [--encode each|once]
+#                [--writes message|batch]
 #                [--timeout SECONDS] [--quiet]
 # Progress goes to stderr about once a second; the result is one line
 # "RESULT key=value ..." on stdout. Exit status as `aemp bench`: 0 success,
@@ -40,9 +45,9 @@ use POSIX ();
 
 my %o = (nodeid => "", secret => $ENV{AEMP_SECRET} // "", mode => "sink", count => 100000,
    size => 20, batch => 1000, outstanding => 4, inflight => 1, framing => "json",
-   encode => "each", timeout => 60, quiet => 0);
+   encode => "each", writes => "message", timeout => 60, quiet => 0);
 GetOptions(\%o, "connect=s", "secret=s", "nodeid=s", "mode=s", "count=i", "size=i", "batch=i",
-   "outstanding=i", "inflight=i", "framing=s", "encode=s", "timeout=f", "quiet!")
+   "outstanding=i", "inflight=i", "framing=s", "encode=s", "writes=s", "timeout=f", "quiet!")
    or exit 2;
 sub usage { print STDERR "aemp-send.pl: $_[0]\n"; exit 2 }
 $o{connect} or usage "--connect is required";
@@ -50,6 +55,7 @@ length $o{secret} or usage "--secret (or \$AEMP_SECRET) is required";
 $o{mode} =~ /^(sink|ping)$/ or usage "--mode must be sink or ping";
 $o{framing} =~ /^(json|storable|cbor)$/ or usage "--framing must be json, storable or cbor";
 $o{encode} =~ /^(each|once)$/ or usage "--encode must be each or once";
+$o{writes} =~ /^(message|batch)$/ or usage "--writes must be message or batch";
 $o{count} > 0 && $o{size} >= 0 && $o{batch} > 0 && $o{outstanding} > 0 && $o{inflight} > 0
    or usage "counts must be positive";
 $o{nodeid} ||= "perlsend-" . join "", map { (0 .. 9, "a" .. "f")[rand 16] } 1 .. 12;
@@ -145,9 +151,14 @@ sub start_sink {
       while ($outstanding < $o{outstanding} && $sent < $o{count}) {
          my $k = $o{count} - $sent;
          $k = $o{batch} if $k > $o{batch};
-         # one string per batch: each message encoded, one push_write
-         my $batch = defined $once ? $once x $k : join "", map { $enc->(["sink", $payload]) } 1 .. $k;
-         $hdl->push_write($batch . $report);
+         if ($o{writes} eq "batch") { # one string per batch: one push_write
+            my $batch = defined $once ? $once x $k : join "", map { $enc->(["sink", $payload]) } 1 .. $k;
+            $hdl->push_write($batch . $report);
+         } else { # one push_write per message, as AnyEvent::MP's snd
+            if (defined $once) { $hdl->push_write($once) for 1 .. $k }
+            else { $hdl->push_write($enc->(["sink", $payload])) for 1 .. $k }
+            $hdl->push_write($report);
+         }
          $sent += $k;
          $outstanding++;
       }
@@ -180,7 +191,7 @@ sub start_sink {
          add(node_cpu_s => sprintf "%.3f", $ncpu);
          add(msgs_per_node_cpu_s => $ncpu > 0 ? sprintf "%.0f", $acked / $ncpu : 0);
          add(sender_cpu_s => sprintf "%.3f", cpu() - $sender_cpu0);
-         add(encode => $o{encode});
+         add(encode => $o{encode}); add(writes => $o{writes});
          return finish(0);
       }
       $fill->();

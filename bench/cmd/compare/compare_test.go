@@ -54,9 +54,13 @@ func TestProcCPU(t *testing.T) {
 // fakeRunner has a complete set of cells with made-up rates.
 func fakeRunner() *runner {
 	r := &runner{reps: 3, seconds: 2, start: time.Now(), machine: machineInfo{Model: "Test CPU", CPUs: 2, Date: "2026-01-01 00:00 UTC", Commit: "abc1234"}}
-	rates := map[string]float64{"Go->Go": 3e6, "Perl->Perl": 150e3, "Go->Perl": 140e3, "Perl->Go": 1.5e6, "Go->std": 1e6, "ceiling": 80e6}
+	rates := map[string]float64{"Go->Go": 3e6, "Perl->Perl": 150e3, "Go->Perl": 140e3, "Perl->Go": 1.5e6, "Go->std": 1e6, "ceiling": 80e6,
+		"Perl(batched)->Perl": 900e3}
 	for _, mode := range []string{"sink", "ping"} {
 		for _, cf := range allConfigs {
+			if cf.BatchWrites && mode != "sink" {
+				continue
+			}
 			c := &cell{Config: cf.Name, Mode: mode, Framing: "json", Size: 20, cfg: cf}
 			for i := range 3 {
 				v := rates[cf.Name] * (1 + 0.01*float64(i))
@@ -67,7 +71,7 @@ func fakeRunner() *runner {
 			}
 			r.cells = append(r.cells, c)
 		}
-		r.cells = append(r.cells, &cell{Config: "Go->std", Mode: mode, Framing: "storable", Size: 20, cfg: allConfigs[4], NA: "json only"})
+		r.cells = append(r.cells, &cell{Config: "Go->std", Mode: mode, Framing: "storable", Size: 20, cfg: config{"Go->std", "go", "std", false}, NA: "json only"})
 	}
 	r.cells = append(r.cells, &cell{Config: "NATS", Mode: "sink", Framing: "json", Size: 20, cfg: natsConfig,
 		Runs: []run{{Count: 1000, Rate: 1e6}}})
@@ -112,7 +116,7 @@ func TestSVG(t *testing.T) {
 			rects++
 		}
 	}
-	if rects != 1+2*6+1 { // background, 6 configurations x 2 modes, NATS
+	if rects != 1+2*6+1+1 { // background, 6 configurations x 2 modes, batched Perl sink, NATS
 		t.Errorf("%d rects", rects)
 	}
 }
