@@ -31,6 +31,7 @@ type Options struct {
 	Count       int      // messages (sink, ping) or handshakes (connect)
 	Size        int      // payload bytes
 	Framings    []string // what we offer, in preference order
+	Auth        []string // auth methods we use and advertise (nil: the defaults)
 	Batch       int      // sink: messages per report
 	Outstanding int      // sink: unacknowledged batches
 	Inflight    int      // ping: round trips in flight
@@ -101,6 +102,8 @@ func open(ctx context.Context, o *Options, replyFn engine.Handler) (*session, er
 		Seeds:          []string{o.Connect},
 		Secret:         o.Secret,
 		Framings:       o.Framings,
+		AuthOffer:      o.Auth,
+		AuthAccept:     o.Auth,
 		MonitorTimeout: o.Timeout,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnNodeEvent: func(ev engine.NodeEvent) {
@@ -505,11 +508,15 @@ func runConnect(ctx context.Context, o *Options) (*Result, error) {
 	var next atomic.Int64
 	var link atomic.Value
 	for w := 0; w < o.Conns; w++ {
+		k, err := newConnector(o)
+		if err != nil {
+			return nil, err
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(o.Count) {
-				res, err := handshakeOnce(ctx, o)
+				res, err := k.once(ctx)
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)

@@ -42,17 +42,22 @@ func (n *Node) acceptLoop(ln net.Listener) {
 	}
 }
 
-// tuneSocket applies TCP_NODELAY and keepalive settings.
-func (n *Node) tuneSocket(c net.Conn) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	tc.SetNoDelay(n.cfg.noDelay())
-	tc.SetKeepAliveConfig(net.KeepAliveConfig{
+// keepAlive is the TCP keepalive configuration of every connection; the
+// listeners and the dialer apply it (with TCP_NODELAY, Go's default) as
+// they create the socket.
+func (n *Node) keepAlive() net.KeepAliveConfig {
+	return net.KeepAliveConfig{
 		Enable:   true,
 		Idle:     n.cfg.KeepAliveIdle,
 		Interval: n.cfg.KeepAliveInterval,
 		Count:    n.cfg.KeepAliveCount,
-	})
+	}
+}
+
+// tuneSocket turns TCP_NODELAY off when so configured (the listener and
+// the dialer have set it on, and the keepalive settings).
+func (n *Node) tuneSocket(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok && !n.cfg.noDelay() {
+		tc.SetNoDelay(false)
+	}
 }

@@ -95,14 +95,6 @@ func (h *loopHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// tcpNoDelay maps the option to gnet's type.
-func tcpNoDelay(on bool) gnet.TCPSocketOpt {
-	if on {
-		return gnet.TCPNoDelay
-	}
-	return gnet.TCPDelay
-}
-
 // gnetLogger sends gnet's own logs to slog.
 type gnetLogger struct{ l *slog.Logger }
 

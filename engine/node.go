@@ -114,7 +114,9 @@ func (n *Node) Start() error {
 		gnet.WithNumEventLoop(max(loops, 0)),
 		gnet.WithLogger(gnetLogger{n.log}),
 		gnet.WithLockOSThread(false),
-		gnet.WithTCPNoDelay(tcpNoDelay(n.cfg.noDelay())),
+		// TCP_NODELAY is set when the socket is made (Go sets it; see tuneSocket);
+		// gnet need not set it again on every enrolled connection.
+		gnet.WithTCPNoDelay(gnet.TCPDelay),
 	)
 	if err != nil {
 		return err
@@ -123,7 +125,8 @@ func (n *Node) Start() error {
 		return err
 	}
 	for _, b := range n.cfg.Binds {
-		ln, err := net.Listen("tcp", b)
+		lc := net.ListenConfig{KeepAliveConfig: n.keepAlive()}
+		ln, err := lc.Listen(context.Background(), "tcp", b)
 		if err != nil {
 			n.shutdownListeners()
 			n.client.Stop()
@@ -212,7 +215,8 @@ func (n *Node) Connect(addr string) {
 // dial connects to addr and starts the handshake; p is the peer the
 // address belongs to, if known.
 func (n *Node) dial(addr string, p *peer) {
-	c, err := net.DialTimeout("tcp", addr, n.cfg.MonitorTimeout)
+	d := net.Dialer{Timeout: n.cfg.MonitorTimeout, KeepAliveConfig: n.keepAlive()}
+	c, err := d.Dial("tcp", addr)
 	if p != nil {
 		p.dialDone(addr)
 	}
@@ -229,10 +233,13 @@ func (n *Node) dial(addr string, p *peer) {
 
 // emit reports a node event.
 func (n *Node) emit(ev NodeEvent) {
+	// Rate-limited: a burst of thousands of nodes coming and going (a
+	// load generator, a reconnect storm) must not turn into as many log
+	// writes; OnNodeEvent still sees every event.
 	if ev.Up {
-		n.log.Info("node up", "node", ev.Node, "addr", ev.Addr)
+		n.logLimited("node up", "node", ev.Node, "addr", ev.Addr)
 	} else {
-		n.log.Info("node down", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
+		n.logLimited("node down", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
 	}
 	if f := n.cfg.OnNodeEvent; f != nil {
 		f(ev)

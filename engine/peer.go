@@ -3,7 +3,6 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -39,100 +38,49 @@ type peer struct {
 }
 
 // peerTable maps node IDs (and "\x00addr:HOST:PORT" for seeds whose ID is
-// not known yet) to peers. It is split into shards; each shard's map is
-// immutable and replaced under the shard's lock, so lookups (one per Send)
-// neither lock nor allocate, and an insert copies only its shard.
+// not known yet) to peers. It is a sync.Map (a concurrent hash trie):
+// lookups (one per Send) neither lock nor allocate, and an insert touches
+// only its path in the trie, however many peers there are.
 type peerTable struct {
-	shards [peerShards]peerShard
-	seed   maphash.Seed
-	once   sync.Once
-}
-
-const peerShards = 64
-
-type peerShard struct {
-	m  atomic.Pointer[map[string]*peer]
-	mu sync.Mutex
-}
-
-func (t *peerTable) shard(key string) *peerShard {
-	t.once.Do(func() { t.seed = maphash.MakeSeed() })
-	return &t.shards[maphash.String(t.seed, key)%peerShards]
+	m sync.Map // string -> *peer
+	n atomic.Int64
 }
 
 func (t *peerTable) load(key string) (*peer, bool) {
-	if m := t.shard(key).m.Load(); m != nil {
-		p, ok := (*m)[key]
-		return p, ok
+	if v, ok := t.m.Load(key); ok {
+		return v.(*peer), true
 	}
 	return nil, false
 }
 
 // loadOrStore returns the peer under key, storing p if there is none.
 func (t *peerTable) loadOrStore(key string, p *peer) *peer {
-	if old, ok := t.load(key); ok {
-		return old
+	v, loaded := t.m.LoadOrStore(key, p)
+	if !loaded {
+		t.n.Add(1)
 	}
-	sh := t.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	var old map[string]*peer
-	if m := sh.m.Load(); m != nil {
-		old = *m
-	}
-	if q, ok := old[key]; ok {
-		return q
-	}
-	m := make(map[string]*peer, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[key] = p
-	sh.m.Store(&m)
-	return p
+	return v.(*peer)
 }
 
 // delete removes key if it still maps to p.
 func (t *peerTable) delete(key string, p *peer) {
-	sh := t.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	m := sh.m.Load()
-	if m == nil || (*m)[key] != p {
-		return
+	if t.m.CompareAndDelete(key, p) {
+		t.n.Add(-1)
 	}
-	nm := make(map[string]*peer, len(*m))
-	for k, v := range *m {
-		if k != key {
-			nm[k] = v
-		}
-	}
-	sh.m.Store(&nm)
 }
 
 // all returns every peer.
 func (t *peerTable) all() []*peer {
-	var l []*peer
-	for i := range t.shards {
-		if m := t.shards[i].m.Load(); m != nil {
-			for _, p := range *m {
-				l = append(l, p)
-			}
-		}
-	}
+	l := make([]*peer, 0, t.n.Load())
+	t.m.Range(func(_, v any) bool {
+		l = append(l, v.(*peer))
+		return true
+	})
 	return l
 }
 
 // size returns the number of entries.
-func (t *peerTable) size() int {
-	n := 0
-	for i := range t.shards {
-		if m := t.shards[i].m.Load(); m != nil {
-			n += len(*m)
-		}
-	}
-	return n
-}
+func (t *peerTable) size() int { return int(t.n.Load()) }
 
 // queued is a message waiting for a connection.
 type queued struct {

@@ -2,6 +2,7 @@ package md6
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -161,6 +162,27 @@ func TestHMACVectors(t *testing.T) {
 		}
 		if got := hex.EncodeToString(m.Sum(nil)); got != h.want {
 			t.Errorf("line %d streaming: got %s want %s", h.line, got, h.want)
+		}
+	}
+}
+
+// TestHMAC256MatchesStreaming compares the direct HMAC256 with crypto/hmac
+// over NewHMAC for keys around the 64-byte block (shorter, equal, longer:
+// hashed first) and messages of several lengths.
+func TestHMAC256MatchesStreaming(t *testing.T) {
+	buf := make([]byte, 1200)
+	for i := range buf {
+		buf[i] = byte(i*7 + i>>3)
+	}
+	for _, kl := range []int{0, 1, 32, 63, 64, 65, 150, 511, 512, 513} {
+		for _, dl := range []int{0, 1, 64, 447, 448, 449, 1200} {
+			key, data := buf[len(buf)-kl:], buf[:dl]
+			got := HMAC256(key, data)
+			m := NewHMAC(key)
+			m.Write(data)
+			if want := m.Sum(nil); !bytes.Equal(got[:], want) {
+				t.Errorf("key %d data %d: %x, want %x", kl, dl, got, want)
+			}
 		}
 	}
 }

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/bench"
+	"github.com/aemp-go/aemp/engine/handshake"
 )
 
 const benchUsage = `usage: aemp bench --connect HOST:PORT [--target NODEID] --secret S --mode sink|ping|connect
-                  [--count N] [--size BYTES] [--framing json,storable] [--batch N]
-                  [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS] [--json]
+                  [--count N] [--size BYTES] [--framing LIST] [--auth LIST]
+                  [--batch N] [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS] [--json]
 
 A load generator for any AEMP node serving the echo and sink ports (an
 aemp-go node, the Perl baseline node, or an AnyEvent::MP node with them).
@@ -51,6 +52,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Count, "count", 100000, "messages (sink, ping) or handshakes (connect)")
 	fs.IntVar(&o.Size, "size", 20, "payload `BYTES`")
 	framings := fs.String("framing", "json,storable", "framings offered, in preference order (json, cbor, storable)")
+	auth := fs.String("auth", "", "auth methods to use and advertise, e.g. hmac_md6_64_256: both sides then authenticate with one of them (default: both generations', the target picks)")
 	fs.IntVar(&o.Batch, "batch", 1000, "sink: messages per report")
 	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink: unacknowledged batches")
 	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight")
@@ -93,6 +95,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	o.Framings = splitList(*framings)
+	if *auth != "" {
+		o.Auth = splitList(*auth)
+		if _, err := handshake.NewConfig(handshake.Options{NodeID: "bench", Secret: []byte(o.Secret), AuthOffer: o.Auth, AuthAccept: o.Auth}); err != nil {
+			return usageErr("--auth: " + err.Error())
+		}
+	}
 	o.Timeout = time.Duration(*timeout * float64(time.Second))
 	o.Progress = stderr
 	if f, ok := stderr.(*os.File); ok {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha3"
 	"encoding/hex"
 	"hash"
+	"sync"
 
 	"github.com/aemp-go/aemp/md6"
 )
@@ -57,6 +58,9 @@ type secretKeys struct {
 	md6     [32]byte // MD6-256(secret): the HMAC message of hmac_md6_64_256
 	sha3Key []byte   // the HMAC-SHA3-512 key of hmac_sha3_512 (see below)
 	hexText []byte   // lowercase hex of the secret: the cleartext token
+	// sha3MACs holds HMAC-SHA3-512 states keyed with sha3Key: Reset
+	// returns one to its keyed start without hashing the key again.
+	sha3MACs *sync.Pool
 }
 
 func newSecretKeys(secret []byte) secretKeys {
@@ -75,6 +79,8 @@ func newSecretKeys(secret []byte) secretKeys {
 		sum := sha3.Sum512(secret)
 		k.sha3Key = sum[:]
 	}
+	key := k.sha3Key
+	k.sha3MACs = &sync.Pool{New: func() any { return hmac.New(newSHA3512, key) }}
 	return k
 }
 
@@ -94,10 +100,13 @@ var authMethods = [...]authMethod{
 		// = the transcript (aemp2.md 2.1, verified against real tokens).
 		name: AuthHMACSHA3, gen: 2, secret: true, sendable: true,
 		token: func(dst []byte, k *secretKeys, t []byte) []byte {
-			mac := hmac.New(newSHA3512, k.sha3Key)
+			mac := k.sha3MACs.Get().(hash.Hash)
+			mac.Reset()
 			mac.Write(t)
 			var sum [64]byte
-			return hex.AppendEncode(dst, mac.Sum(sum[:0]))
+			dst = hex.AppendEncode(dst, mac.Sum(sum[:0]))
+			k.sha3MACs.Put(mac)
+			return dst
 		},
 	},
 	{

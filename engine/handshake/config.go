@@ -226,6 +226,18 @@ func NewConfig(o Options) (*Config, error) {
 // NodeID returns our node ID.
 func (c *Config) NodeID() string { return c.nodeID }
 
+// WithNodeID returns a copy of c that greets as node id, sharing the
+// secret's precomputed keys: for a client that authenticates as many
+// nodes with one configuration (a load generator).
+func (c *Config) WithNodeID(id string) (*Config, error) {
+	if err := checkNodeID(id); err != nil {
+		return nil, err
+	}
+	d := *c
+	d.nodeID = id
+	return &d, nil
+}
+
 // HasSecret reports whether a shared secret is configured.
 func (c *Config) HasSecret() bool { return c.keys.has }
 
