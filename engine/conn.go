@@ -375,6 +375,14 @@ func (c *conn) closed(err error) {
 		n.detach(c, reason)
 	} else if old != stClosed {
 		n.logLimited("handshake failed", "addr", c.remoteAddr, "reason", reason)
+		// A seed we dialled turned out to be a node that is already
+		// connected (it connected to us first): remember whose address
+		// it is, as AnyEvent::MP does, instead of redialling it.
+		if hs := c.hs; hs != nil && c.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrAlreadyConnected) {
+			if id := hs.PeerNodeID(); id != "" {
+				n.adoptAddr(c.dialAddr, n.peerFor(id))
+			}
+		}
 	}
 }
 

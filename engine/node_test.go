@@ -433,3 +433,35 @@ func TestNodePortKillAndCan(t *testing.T) {
 		t.Fatalf("remote kill to a 1.x peer: %s", got)
 	}
 }
+
+// TestSeedAlreadyConnected: A has B's address as a seed, but B connects to
+// A first. A's next dial of the seed is refused ("already connected"); A
+// must then know the address is B's and stop dialling it while B is up
+// (AnyEvent::MP 2.02 does the same), and dial it again once B goes down.
+func TestSeedAlreadyConnected(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bAddr := ln.Addr().String()
+	ln.Close() // B is not up yet: A's first dials fail
+	a := startNode(t, "seedA", Config{Seeds: []string{bAddr}, ConnectInterval: 100 * time.Millisecond})
+	time.Sleep(250 * time.Millisecond)
+	b := startNode(t, "seedB", Config{Binds: []string{bAddr}, Seeds: a.Addrs(), ConnectInterval: 100 * time.Millisecond})
+	a.waitEvent(t, "seedB", true, 5*time.Second)
+	time.Sleep(1200 * time.Millisecond) // about 12 connect intervals
+	refused := strings.Count(a.log.String(), "seedB already connected")
+	if refused > 2 {
+		t.Fatalf("A dialled its seed %d times while its node was connected:\n%s", refused, a.log.String())
+	}
+	if n := a.peers.size(); n != 1 {
+		t.Errorf("A has %d peer entries, want 1 (the seed merged into seedB)", n)
+	}
+	// B goes down: A's seed is B's address again and is redialled; a new
+	// B on the same address comes up through it.
+	b.Close(t.Context())
+	a.waitEvent(t, "seedB", false, 5*time.Second)
+	b2 := startNode(t, "seedB", Config{Binds: []string{bAddr}})
+	a.waitEvent(t, "seedB", true, 5*time.Second)
+	_ = b2
+}

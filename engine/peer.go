@@ -294,19 +294,7 @@ func (n *Node) checkPeers(now time.Time) {
 func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	p := n.peerFor(id)
 	if c.dialAddr != "" {
-		// Merge the address-keyed seed entry into the node's peer.
-		if ap, ok := n.peers.load("\x00addr:" + c.dialAddr); ok {
-			ap.mu.Lock()
-			seed := ap.seed
-			ap.mu.Unlock()
-			p.mu.Lock()
-			if !slices.Contains(p.addrs, c.dialAddr) {
-				p.addrs = append(p.addrs, c.dialAddr)
-			}
-			p.seed = p.seed || seed
-			p.mu.Unlock()
-			n.peers.delete("\x00addr:"+c.dialAddr, ap)
-		}
+		n.adoptAddr(c.dialAddr, p)
 	}
 	p.mu.Lock()
 	if old := p.conn.Load(); old != nil && old != c && !n.keepNewer(old, c, id) {
@@ -329,6 +317,27 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	for _, m := range q {
 		c.send(m.port, m.args)
 	}
+}
+
+// adoptAddr records that addr, which we dialled, belongs to p's node: the
+// address-keyed seed entry, if any, is merged into p, so the seed is not
+// dialled again while the node is connected (a connection the node opened
+// to us counts too), and is redialled when it goes down.
+func (n *Node) adoptAddr(addr string, p *peer) {
+	ap, ok := n.peers.load("\x00addr:" + addr)
+	if !ok || ap == p {
+		return
+	}
+	ap.mu.Lock()
+	seed := ap.seed
+	ap.mu.Unlock()
+	p.mu.Lock()
+	if !slices.Contains(p.addrs, addr) {
+		p.addrs = append(p.addrs, addr)
+	}
+	p.seed = p.seed || seed
+	p.mu.Unlock()
+	n.peers.delete("\x00addr:"+addr, ap)
 }
 
 // detach forgets c as the connection of its node.

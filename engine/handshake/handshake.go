@@ -255,6 +255,12 @@ func (h *Handshake) TLSUp() ([]byte, error) {
 // Result returns the outcome once Feed reported Done, else nil.
 func (h *Handshake) Result() *Result { return h.res }
 
+// PeerNodeID returns the node ID the peer's greeting named, once its first
+// line has arrived (also when the handshake failed after it), else "".
+// A node that dialled an address learns from it whose address it is even
+// when it then refuses the connection ("already connected").
+func (h *Handshake) PeerNodeID() string { return h.peer.NodeID }
+
 // Err returns the error that ended the handshake, if any.
 func (h *Handshake) Err() error {
 	if h.err == nil {
