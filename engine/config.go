@@ -64,6 +64,12 @@ type Config struct {
 	KeepAliveIdle     time.Duration
 	KeepAliveInterval time.Duration
 	KeepAliveCount    int
+	// ReleaseAfterBurst: once at least this many connections have been
+	// opened since the last release and none for 2 s, the node runs
+	// debug.FreeOSMemory, so that the garbage of a connection storm (a
+	// handshake allocates some KiB) does not stay in the process's RSS
+	// (default 1000; negative: never).
+	ReleaseAfterBurst int
 	// EventLoops is the number of gnet event loops (default: GOMAXPROCS).
 	EventLoops int
 	// Logger receives connection and error logs (default: slog.Default()).
@@ -120,6 +126,9 @@ func (c *Config) defaults() error {
 	}
 	if c.HighWaterMark <= 0 {
 		c.HighWaterMark = 16 << 20
+	}
+	if c.ReleaseAfterBurst == 0 {
+		c.ReleaseAfterBurst = 1000
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 16

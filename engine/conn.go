@@ -56,30 +56,37 @@ type conn struct {
 	tr         atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
 	hs         *handshake.Handshake
 	state      atomic.Int32
+	wakeQueued atomic.Bool
+	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
+	closedFlag bool              // guarded by mu
 	remoteAddr string
 	dialAddr   string // the address dialed, for outbound connections
-	deadline   time.Time
-	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
+	deadline   int64  // unix nanoseconds: the handshake must be done by then
 
 	// After the handshake:
 	peerID string
 	peer   *peer
-	rx     *framing.Decoder // the peer's framing
-	tx     framing.Codec    // ours
-	msg    Message          // reused for every inbound message
-	cur    framing.Message  // the frame being dispatched
+	rx     framing.Codec // the peer's framing
+	tx     framing.Codec // ours
+	// rd is the inbound state while reading; between reads that end on a
+	// frame boundary it goes back to the node's pool, so an idle
+	// connection holds no decoder.
+	rd *reader
 
-	mu         sync.Mutex
-	out        []byte // encoded, not yet handed to the transport
-	spare      []byte
-	closedFlag bool
-	reason     string // why the connection ends (first one wins)
+	// gt and gtRef are the transport while on an event loop, kept here
+	// rather than allocated apart.
+	gt    gnetTransport
+	gtRef transportRef
 
-	wakeQueued atomic.Bool
-	pending    atomic.Int64 // len(out)
-	buffered   atomic.Int64 // bytes the transport still holds
-	lastWrite  atomic.Int64 // unix nanoseconds
-	sent       atomic.Int64 // messages encoded for the peer
+	mu     sync.Mutex
+	out    []byte // encoded, not yet handed to the transport
+	spare  []byte
+	reason string // why the connection ends (first one wins)
+
+	pending   atomic.Int64 // len(out)
+	buffered  atomic.Int64 // bytes the transport still holds
+	lastWrite atomic.Int64 // unix nanoseconds
+	sent      atomic.Int64 // messages encoded for the peer
 }
 
 // newConn prepares the state of a connection just opened.
@@ -89,9 +96,8 @@ func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{n: n, hs: hs, remoteAddr: remote.String(), dialAddr: dialAddr,
-		deadline: time.Now().Add(n.cfg.MonitorTimeout)}
+		deadline: time.Now().Add(n.cfg.MonitorTimeout).UnixNano()}
 	c.lastWrite.Store(time.Now().UnixNano())
-	c.msg.conn = c
 	return c, nil
 }
 
@@ -114,6 +120,7 @@ func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 
 func (n *Node) register(c *conn) {
 	n.stats.conns.Add(1)
+	n.stats.opened.Add(1)
 	n.connsMu.Lock()
 	n.conns[c] = struct{}{}
 	n.connsMu.Unlock()
@@ -161,6 +168,11 @@ func (c *conn) consume(in []byte) (int, error) {
 	if c.state.Load() != stData {
 		return used, nil
 	}
+	rd := c.rd
+	if rd == nil {
+		rd = c.n.readers.get(c)
+		c.rd = rd
+	}
 	msgs := int64(0)
 	defer func() { c.n.stats.received.Add(msgs) }()
 	for used < len(in) {
@@ -168,7 +180,7 @@ func (c *conn) consume(in []byte) (int, error) {
 		var err error
 		// Decoding into a field, not a local, keeps the Message off the
 		// heap: one allocation per received message less.
-		c.cur, n, err = c.rx.Next(in[used:])
+		rd.cur, n, err = rd.dec.Next(in[used:])
 		if err != nil {
 			return used, err
 		}
@@ -177,9 +189,13 @@ func (c *conn) consume(in []byte) (int, error) {
 		}
 		used += n
 		msgs++
-		c.dispatch(&c.cur)
+		c.dispatch(rd, &rd.cur)
 	}
-	c.cur = framing.Message{}
+	rd.cur = framing.Message{}
+	if used == len(in) && c.rd == rd { // on a frame boundary: nothing to remember
+		c.rd = nil
+		c.n.readers.put(rd)
+	}
 	return used, nil
 }
 
@@ -196,11 +212,8 @@ func (c *conn) handshakeDone() error {
 	if err != nil {
 		return fmt.Errorf("%s: unusable local framing", res.SendFraming)
 	}
-	lim := framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize}
-	c.rx = framing.NewDecoder(rx, lim)
-	c.tx = tx
+	c.rx, c.tx = rx, tx
 	c.peerID = strings.Clone(res.PeerNodeID) // not the whole greeting line
-	c.msg.source = c.peerID
 	c.state.Store(stData)
 	c.hs = nil
 	n.log.Debug("connected", "node", c.peerID, "addr", c.remoteAddr, "auth", res.PeerAuth,
@@ -210,7 +223,7 @@ func (c *conn) handshakeDone() error {
 }
 
 // dispatch routes one inbound message to its port.
-func (c *conn) dispatch(m *framing.Message) {
+func (c *conn) dispatch(rd *reader, m *framing.Message) {
 	n := c.n
 	port := m.Port()
 	if len(port) == 0 {
@@ -222,10 +235,10 @@ func (c *conn) dispatch(m *framing.Message) {
 		n.stats.unknownPort.Add(1)
 		return
 	}
-	c.msg.fm = m
-	c.msg.args = nil
-	p.handler(&c.msg)
-	c.msg.fm, c.msg.args = nil, nil
+	rd.msg.fm = m
+	rd.msg.args = nil
+	p.handler(&rd.msg)
+	rd.msg.fm, rd.msg.args = nil, nil
 }
 
 // queueRaw appends bytes (handshake lines) to the pending output.
@@ -323,6 +336,18 @@ func (c *conn) recycle(b []byte) {
 	if c.spare == nil {
 		c.spare = b[:0]
 	}
+	c.mu.Unlock()
+}
+
+// releaseBuffers lets the output buffers of a connection that has been
+// quiet for a while go (the next send allocates anew), so that idle
+// connections hold no buffer.
+func (c *conn) releaseBuffers() {
+	c.mu.Lock()
+	if len(c.out) == 0 {
+		c.out = nil
+	}
+	c.spare = nil
 	c.mu.Unlock()
 }
 

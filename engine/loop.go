@@ -46,7 +46,9 @@ func (h *loopHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if !ok {
 		return nil, gnet.Close
 	}
-	c.setTransport(&gnetTransport{gc: gc, c: c})
+	c.gt = gnetTransport{gc: gc, c: c}
+	c.gtRef = transportRef{&c.gt}
+	c.tr.Store(&c.gtRef)
 	return c.start(), gnet.None
 }
 

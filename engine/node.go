@@ -13,8 +13,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/aemp-go/aemp/framing"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +46,7 @@ type Node struct {
 	logSecond, logCount, logSuppressed atomic.Int64 // logLimited's state
 
 	hsConfig  hsConfig
+	readers   readerPools
 	closing   atomic.Bool
 	started   atomic.Bool
 	stop      chan struct{}
@@ -55,6 +58,7 @@ type Node struct {
 // counters are the node's statistics.
 type counters struct {
 	conns        atomic.Int64 // open connections
+	opened       atomic.Int64 // connections ever opened
 	refused      atomic.Int64 // connections refused at MaxConns
 	acceptErrors atomic.Int64
 	unknownPort  atomic.Int64 // messages dropped for unknown ports
@@ -87,6 +91,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
 	n.ports.prefix = randomToken(6) + "."
+	n.readers.lim = framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize}
 	var err error
 	if n.hsConfig, err = newHSConfig(n); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -252,6 +257,7 @@ func (n *Node) housekeeping() {
 	defer n.wg.Done()
 	tick := time.NewTicker(min(250*time.Millisecond, n.cfg.MonitorTimeout/4))
 	defer tick.Stop()
+	var burst burstRelease
 	for {
 		select {
 		case <-n.stop:
@@ -259,7 +265,29 @@ func (n *Node) housekeeping() {
 		case now := <-tick.C:
 			n.checkConns(now)
 			n.checkPeers(now)
+			burst.check(n, now)
 		}
+	}
+}
+
+// burstRelease returns the memory a burst of connections left behind to
+// the operating system once the burst is over (see
+// Config.ReleaseAfterBurst).
+type burstRelease struct {
+	released, seen int64 // connections opened at the last release / tick
+	changed        time.Time
+}
+
+func (b *burstRelease) check(n *Node, now time.Time) {
+	opened := n.stats.opened.Load()
+	if opened != b.seen {
+		b.seen, b.changed = opened, now
+		return
+	}
+	if n.cfg.ReleaseAfterBurst > 0 && opened-b.released >= int64(n.cfg.ReleaseAfterBurst) && now.Sub(b.changed) >= 2*time.Second {
+		b.released = opened
+		debug.FreeOSMemory()
+		n.log.Debug("connection burst over: memory returned to the OS", "opened", opened)
 	}
 }
 
@@ -268,7 +296,7 @@ func (n *Node) housekeeping() {
 func (n *Node) checkConns(now time.Time) {
 	for _, c := range n.connList() {
 		if !c.authenticated() {
-			if now.After(c.deadline) {
+			if now.UnixNano() > c.deadline {
 				err := fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout)
 				if c.driver() == nil {
 					// gnet never opened it (it can drop a socket it fails
@@ -280,8 +308,11 @@ func (n *Node) checkConns(now time.Time) {
 			}
 			continue
 		}
-		if len(n.listeners) == 0 && now.Sub(time.Unix(0, c.lastWrite.Load())) >= n.cfg.MonitorTimeout {
+		idle := now.Sub(time.Unix(0, c.lastWrite.Load()))
+		if len(n.listeners) == 0 && idle >= n.cfg.MonitorTimeout {
 			c.sendKeepalive()
+		} else if idle >= time.Second && !c.pendingOut() {
+			c.releaseBuffers()
 		}
 	}
 }

@@ -465,3 +465,22 @@ func TestSeedAlreadyConnected(t *testing.T) {
 	a.waitEvent(t, "seedB", true, 5*time.Second)
 	_ = b2
 }
+
+// TestReleaseAfterBurst: after a burst of connections and 2 s without a
+// new one, the node returns freed memory to the OS once, and not again
+// while nothing new arrives.
+func TestReleaseAfterBurst(t *testing.T) {
+	n := startNode(t, "burst", Config{ReleaseAfterBurst: 5})
+	for i := range 6 {
+		p, err := dialRaw(t, n.Addrs()[0], fmt.Sprintf("burst-peer-%d", i), "test-secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.conn.Close()
+	}
+	n.log.waitLog(t, "memory returned to the OS", 5*time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	if k := strings.Count(n.log.String(), "memory returned to the OS"); k != 1 {
+		t.Fatalf("released %d times, want once", k)
+	}
+}

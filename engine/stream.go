@@ -99,7 +99,7 @@ func (t *streamTransport) reader() error {
 			}
 		}
 		if !c.authenticated() {
-			t.raw.SetReadDeadline(c.deadline)
+			t.raw.SetReadDeadline(time.Unix(0, c.deadline))
 		}
 		nr, err := t.rw.Load().Read(buf[end:])
 		end += nr

@@ -125,7 +125,7 @@ func (t *streamTransport) startTLS(early []byte) error {
 	} else {
 		tc = tls.Server(raw, n.hsConfig.tls.server)
 	}
-	tc.SetDeadline(c.deadline)
+	tc.SetDeadline(time.Unix(0, c.deadline))
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
