@@ -38,6 +38,14 @@ func (c *conn) driver() transport {
 	return nil
 }
 
+// addr returns the peer's address as host:port.
+func (c *conn) addr() string {
+	if c.remote == nil {
+		return ""
+	}
+	return c.remote.String()
+}
+
 func (c *conn) setTransport(t transport) { c.tr.Store(&transportRef{t}) }
 
 // Connection states.
@@ -59,7 +67,7 @@ type conn struct {
 	wakeQueued atomic.Bool
 	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
 	closedFlag bool              // guarded by mu
-	remoteAddr string
+	remote     net.Addr // the peer's address (shared with the socket's own)
 	dialAddr   string // the address dialed, for outbound connections
 	deadline   int64  // unix nanoseconds: the handshake must be done by then
 
@@ -95,7 +103,7 @@ func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{n: n, hs: hs, remoteAddr: remote.String(), dialAddr: dialAddr,
+	c := &conn{n: n, hs: hs, remote: remote, dialAddr: dialAddr,
 		deadline: time.Now().Add(n.cfg.MonitorTimeout).UnixNano()}
 	c.lastWrite.Store(time.Now().UnixNano())
 	return c, nil
@@ -112,7 +120,7 @@ func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 	}
 	n.register(c)
 	if _, err := n.client.EnrollContext(nc, c); err != nil {
-		n.logLimited("cannot hand connection to the event loop", "addr", c.remoteAddr, "err", err)
+		n.logLimited("cannot hand connection to the event loop", "addr", c.addr(), "err", err)
 		n.unregister(c)
 		nc.Close()
 	}
@@ -216,7 +224,7 @@ func (c *conn) handshakeDone() error {
 	c.peerID = strings.Clone(res.PeerNodeID) // not the whole greeting line
 	c.state.Store(stData)
 	c.hs = nil
-	n.log.Debug("connected", "node", c.peerID, "addr", c.remoteAddr, "auth", res.PeerAuth,
+	n.log.Debug("connected", "node", c.peerID, "addr", c.addr(), "auth", res.PeerAuth,
 		"send", res.SendFraming, "recv", res.RecvFraming)
 	n.attach(c, c.peerID, res)
 	return nil
@@ -361,7 +369,7 @@ func (c *conn) fail(err error) {
 	if errors.As(err, &fe) {
 		// Perl reports an undecodable frame as "Bad message"; the detail
 		// goes to the log.
-		c.n.logLimited("bad frame", "addr", c.remoteAddr, "node", c.peerID, "err", err)
+		c.n.logLimited("bad frame", "addr", c.addr(), "node", c.peerID, "err", err)
 	}
 	c.closeWith(reasonFor(err))
 }
@@ -399,7 +407,7 @@ func (c *conn) closed(err error) {
 	if old == stData {
 		n.detach(c, reason)
 	} else if old != stClosed {
-		n.logLimited("handshake failed", "addr", c.remoteAddr, "reason", reason)
+		n.logLimited("handshake failed", "addr", c.addr(), "reason", reason)
 		// A seed we dialled turned out to be a node that is already
 		// connected (it connected to us first): remember whose address
 		// it is, as AnyEvent::MP does, instead of redialling it.

@@ -362,7 +362,7 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	if old != nil && old != c {
 		old.closeWith(ReasonSwitched)
 	}
-	n.emit(NodeEvent{Node: id, Up: true, Addr: c.remoteAddr,
+	n.emit(NodeEvent{Node: id, Up: true, Addr: c.addr(),
 		Auth: res.PeerAuth, SendFraming: res.SendFraming, RecvFraming: res.RecvFraming})
 	for _, m := range q {
 		c.send(m.port, m.args)
@@ -401,7 +401,7 @@ func (n *Node) detach(c *conn, reason string) {
 		p.downSince = monoNow()
 		p.mu.Unlock()
 		n.nodePorts.nodeDown(n, p.id, reason)
-		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.remoteAddr})
+		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.addr()})
 		p.mu.Lock()
 		seed := p.seed
 		p.mu.Unlock()
