@@ -156,7 +156,17 @@ sub session {
                my $payload = "x" x $sink_size;
                $hdl->push_write($sframing => ["sink", $payload]) for 1 .. $sink_count;
             }
-            $hdl->on_read(bulk_reader($rframing, sub { handle_message($hdl, $_, $sframing) for @{ $_[0] } }));
+            $hdl->on_read(bulk_reader($rframing, sub {
+               for my $m (@{ $_[0] }) {
+                  # the sink's plain messages inline (no sub call per message)
+                  if (@$m == 2 && defined $m->[0] && $m->[0] eq "sink" && defined $m->[1] && !ref $m->[1]
+                        && $m->[1] ne "report" && $m->[1] ne "reset") {
+                     $count++; $bytes += length $m->[1];
+                  } else {
+                     handle_message($hdl, $m, $sframing);
+                  }
+               }
+            }));
          });
       });
    });
