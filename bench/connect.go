@@ -43,7 +43,7 @@ func (k *connector) once(ctx context.Context) (*linkInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1} // a connection of a few ms needs no keepalive (saves setsockopt calls)
 	c, err := d.DialContext(ctx, "tcp", k.o.Connect)
 	if err != nil {
 		return nil, err
