@@ -593,18 +593,25 @@ func num(s string) float64 {
 	return v
 }
 
+// handshakeAuth is the auth method of the handshake measurement (the
+// goal's: both sides authenticate with HMAC-MD6).
+const handshakeAuth = "hmac_md6_64_256"
+
 // runHandshakes measures `aemp bench --mode connect` against an aemp node:
 // each repetition on a fresh node, then a second batch of the same size on
 // that node (which has then seen as many distinct node IDs).
 func (r *runner) runHandshakes() {
 	r.handshakes = series{Name: "handshakes", Unit: "handshakes/s"}
 	r.handshakesAgain = series{Name: "handshakes, second batch on the same node", Unit: "handshakes/s"}
-	logf("handshakes: aemp bench --mode connect --conns 16 -> aemp node (a fresh node per repetition)")
+	logf("handshakes: aemp bench --mode connect --conns 16 --auth %s -> aemp node (a fresh node per repetition)", handshakeAuth)
 	one := func(srv *server, count int) (float64, error) {
 		o := runSender([]string{r.aemp, "bench", "--connect", srv.addr, "--target", "target", "--secret", secret,
-			"--mode", "connect", "--count", strconv.Itoa(count), "--conns", "16", "--timeout", "120"}, 150*time.Second)
+			"--mode", "connect", "--count", strconv.Itoa(count), "--conns", "16", "--auth", handshakeAuth, "--timeout", "120"}, 150*time.Second)
 		if o.err != nil {
 			return 0, o.err
+		}
+		if a := o.fields["auth"]; a != handshakeAuth {
+			return 0, fmt.Errorf("handshakes used auth %q, not %s", a, handshakeAuth)
 		}
 		return num(o.fields["handshakes_per_s"]), nil
 	}
