@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,17 +58,13 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Conns, "conns", 0, "connect: concurrent connectors (default 16; 1 for other modes)")
 	timeout := fs.Float64("timeout", 60, "give up after `SECONDS`")
 	asJSON := fs.Bool("json", false, "also print the result as one JSON object")
+	procs := fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS; default: all)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if done, code := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	usageErr := func(msg string) int {
 		fmt.Fprintf(stderr, "aemp bench: %s\n", msg)
@@ -85,7 +80,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--secret (or $AEMP_SECRET) is required")
 	case o.Mode != "sink" && o.Mode != "ping" && o.Mode != "connect":
 		return usageErr("--mode must be sink, ping or connect")
-	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || *timeout <= 0:
+	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || *timeout <= 0 || *procs < 0:
 		return usageErr("counts must be positive")
 	}
 	if o.Conns == 0 {
@@ -94,6 +89,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			o.Conns = 16
 		}
 	}
+	setProcs(*procs)
 	o.Framings = splitList(*framings)
 	if *auth != "" {
 		o.Auth = splitList(*auth)

@@ -3,9 +3,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 )
 
 // command is one subcommand: it gets its arguments (without its own name)
@@ -53,4 +56,36 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\n'aemp COMMAND --help' describes a command's flags.")
+}
+
+// setProcs limits the process to n CPUs (GOMAXPROCS) when n > 0. On a
+// machine shared with the peer it talks to, fewer Ps can mean lower
+// latency: gnet yields (runtime.Gosched) after each burst of events, and
+// with an idle P that wakes another thread, which then competes with the
+// peer for the CPUs.
+func setProcs(n int) {
+	if n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+}
+
+// parseFlags parses args with fs. --help prints the usage once, on stdout
+// (done, status 0); a bad flag prints the error and the usage on fs's
+// output (done, status 2).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, code int) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package would print the usage itself
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return true, 0
+	case err != nil:
+		fmt.Fprintln(out, err)
+		fs.Usage()
+		return true, 2
+	}
+	return false, 0
 }

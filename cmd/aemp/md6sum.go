@@ -44,13 +44,8 @@ func runMD6Sum(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), md6sumUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if done, code := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if err := md6.ImplementationError(); err != nil {
 		fmt.Fprintln(stderr, "aemp md6sum:", err)

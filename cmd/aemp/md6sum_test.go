@@ -108,3 +108,19 @@ func TestMD6SumForcedKernelUnavailable(t *testing.T) {
 		t.Fatalf("err %v, stderr %q; want exit status 1 naming the kernel", err, errb.String())
 	}
 }
+
+// TestHelpOnce: every subcommand prints its usage once, on stdout, for
+// --help (status 0), and the error plus the usage on stderr for an unknown
+// flag (status 2).
+func TestHelpOnce(t *testing.T) {
+	for _, cmd := range []string{"node", "bench", "md6sum"} {
+		code, out, errOut := runCmd(t, "", cmd, "--help")
+		if code != 0 || strings.Count(out, "usage: aemp "+cmd) != 1 || errOut != "" {
+			t.Errorf("%s --help: status %d, %d usages on stdout, stderr %q", cmd, code, strings.Count(out, "usage: aemp "+cmd), errOut)
+		}
+		code, out, errOut = runCmd(t, "", cmd, "--no-such-flag")
+		if code != 2 || out != "" || !strings.Contains(errOut, "no-such-flag") || strings.Count(errOut, "usage: aemp "+cmd) != 1 {
+			t.Errorf("%s --no-such-flag: status %d, stdout %q, stderr %q", cmd, code, out, errOut)
+		}
+	}
+}

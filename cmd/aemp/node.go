@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,22 +79,23 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	keepIntvl := fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
 	keepCount := fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
 	maxConns := fs.Int("max-conns", 0, "refuse connections beyond `N` (default: the open-file limit less 64)")
+	procs := fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS) with one event loop each (default: all)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), nodeUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if done, code := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "aemp node: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *procs < 0 {
+		fmt.Fprintln(stderr, "aemp node: --procs must be positive")
+		return 2
+	}
+	setProcs(*procs)
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
