@@ -55,10 +55,10 @@ func TestProcCPU(t *testing.T) {
 func fakeRunner() *runner {
 	r := &runner{reps: 3, seconds: 2, start: time.Now(), machine: machineInfo{Model: "Test CPU", CPUs: 2, Date: "2026-01-01 00:00 UTC", Commit: "abc1234"}}
 	rates := map[string]float64{"Go->Go": 3e6, "Perl->Perl": 150e3, "Go->Perl": 140e3, "Perl->Go": 1.5e6, "Go->std": 1e6, "ceiling": 80e6,
-		"Perl(batched)->Perl": 900e3}
+		"Perl(batched)->Perl": 900e3, "Go->Go, 1 CPU each": 3e6}
 	for _, mode := range []string{"sink", "ping"} {
 		for _, cf := range allConfigs {
-			if cf.BatchWrites && mode != "sink" {
+			if cf.BatchWrites && mode != "sink" || cf.Procs > 0 && mode != "ping" {
 				continue
 			}
 			c := &cell{Config: cf.Name, Mode: mode, Framing: "json", Size: 20, cfg: cf}
@@ -71,7 +71,7 @@ func fakeRunner() *runner {
 			}
 			r.cells = append(r.cells, c)
 		}
-		r.cells = append(r.cells, &cell{Config: "Go->std", Mode: mode, Framing: "storable", Size: 20, cfg: config{"Go->std", "go", "std", false}, NA: "json only"})
+		r.cells = append(r.cells, &cell{Config: "Go->std", Mode: mode, Framing: "storable", Size: 20, cfg: config{"Go->std", "go", "std", false, 0}, NA: "json only"})
 	}
 	r.cells = append(r.cells, &cell{Config: "NATS", Mode: "sink", Framing: "json", Size: 20, cfg: natsConfig,
 		Runs: []run{{Count: 1000, Rate: 1e6}}})
@@ -116,7 +116,7 @@ func TestSVG(t *testing.T) {
 			rects++
 		}
 	}
-	if rects != 1+2*6+1+1 { // background, 6 configurations x 2 modes, batched Perl sink, NATS
+	if rects != 1+2*6+1+1+1 { // background, 6 configurations x 2 modes, batched Perl sink, Go->Go ping on 1 CPU each, NATS
 		t.Errorf("%d rects", rects)
 	}
 }

@@ -62,19 +62,23 @@ type config struct {
 	// only, it shows what the Perl receiver manages when the sender's
 	// syscalls are not the limit.
 	BatchWrites bool
+	// Procs runs the Go sender and receiver with --procs (GOMAXPROCS);
+	// 0: all CPUs. Ping only: see the report's note on it.
+	Procs int
 }
 
 var allConfigs = []config{
-	{"Go->Go", "go", "go", false},
-	{"Perl->Perl", "perl", "perl", false},
-	{"Go->Perl", "go", "perl", false},
-	{"Perl->Go", "perl", "go", false},
-	{"Perl(batched)->Perl", "perl", "perl", true},
-	{"Go->std", "go", "std", false},
-	{"ceiling", "ceiling", "ceiling", false},
+	{"Go->Go", "go", "go", false, 0},
+	{"Go->Go, 1 CPU each", "go", "go", false, 1},
+	{"Perl->Perl", "perl", "perl", false, 0},
+	{"Go->Perl", "go", "perl", false, 0},
+	{"Perl->Go", "perl", "go", false, 0},
+	{"Perl(batched)->Perl", "perl", "perl", true, 0},
+	{"Go->std", "go", "std", false, 0},
+	{"ceiling", "ceiling", "ceiling", false, 0},
 }
 
-var natsConfig = config{"NATS", "nats", "nats", false}
+var natsConfig = config{"NATS", "nats", "nats", false, 0}
 
 // run is one measurement.
 type run struct {
@@ -341,6 +345,8 @@ func (r *runner) plan(configs []config) {
 						continue // NATS has no framing: listed once
 					case cf.BatchWrites && mode != "sink":
 						continue // one message in flight: nothing to batch
+					case cf.Procs > 0 && mode != "ping":
+						continue
 					case cf.Sender == "nats" && r.natsBin == "":
 						c.NA = r.natsWhy
 					case cf.Receiver == "std" && f != "json":
@@ -424,7 +430,8 @@ func (r *runner) runGroup(name string, cells []*cell) {
 	}
 	counts := map[*cell]int{}
 	for _, c := range cells {
-		srv := servers[c.cfg.Receiver]
+		key := c.cfg.Receiver + "/" + strconv.Itoa(c.cfg.Procs)
+		srv := servers[key]
 		if srv == nil {
 			var err error
 			if srv, err = r.receiver(c, name); err != nil {
@@ -432,7 +439,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 				logf("  %s: failed: %v", c.Config, err)
 				continue
 			}
-			servers[c.cfg.Receiver] = srv
+			servers[key] = srv
 		}
 		lo, hi := 20000, 200_000_000
 		if c.Mode == "ping" {
@@ -527,6 +534,9 @@ func (r *runner) receiver(c *cell, group string) (*server, error) {
 	switch c.cfg.Receiver {
 	case "go":
 		argv := []string{r.aemp, "node", "--bind", "127.0.0.1:0", "--nodeid", "target", "--secret", secret}
+		if c.cfg.Procs > 0 {
+			argv = append(argv, "--procs", strconv.Itoa(c.cfg.Procs))
+		}
 		if r.profileDir != "" {
 			argv = append(argv, "--cpuprofile", filepath.Join(r.profileDir, strings.ReplaceAll(group, " ", "-")+".aemp-node.pprof"))
 		}
@@ -558,7 +568,8 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 	switch c.cfg.Sender {
 	case "go":
 		return []string{r.aemp, "bench", "--connect", addr, "--target", "target", "--secret", secret, "--mode", c.Mode,
-			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1", "--timeout", to}
+			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1", "--timeout", to,
+			"--procs", strconv.Itoa(c.cfg.Procs)}
 	case "perl":
 		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", secret, "--mode", c.Mode,
 			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1",
