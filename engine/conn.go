@@ -416,6 +416,12 @@ func (c *conn) closed(err error) {
 				n.adoptAddr(c.dialAddr, n.peerFor(id))
 			}
 		}
+		// A seed that is this node itself (nodes often share one seed
+		// list) is dropped, as AnyEvent::MP does, instead of being
+		// dialled every connect interval.
+		if hs := c.hs; hs != nil && c.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrSelf) {
+			n.dropSeed(c.dialAddr)
+		}
 	}
 }
 

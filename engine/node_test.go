@@ -484,3 +484,25 @@ func TestReleaseAfterBurst(t *testing.T) {
 		t.Fatalf("released %d times, want once", k)
 	}
 }
+
+// TestSeedIsSelf: a node whose seed list holds its own address (one list
+// shared by all nodes) drops that seed after the first "I refuse to talk
+// to myself" instead of dialling itself every connect interval, and still
+// connects to its other seeds.
+func TestSeedIsSelf(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := ln.Addr().String()
+	ln.Close()
+	b := startNode(t, "selfB", Config{})
+	a := startNode(t, "selfA", Config{Binds: []string{own}, Seeds: []string{own, b.Addrs()[0]}, ConnectInterval: 100 * time.Millisecond})
+	a.waitEvent(t, "selfB", true, 5*time.Second)
+	a.log.waitLog(t, "seed is this node itself", 5*time.Second)
+	time.Sleep(1 * time.Second) // about 10 connect intervals
+	// Each attempt fails on both ends of the one connection: 2 lines.
+	if k := strings.Count(a.log.String(), "I refuse to talk to myself"); k > 2 {
+		t.Fatalf("dialled itself %d times:\n%s", k/2, a.log.String())
+	}
+}

@@ -390,6 +390,23 @@ func (n *Node) adoptAddr(addr string, p *peer) {
 	n.peers.delete("\x00addr:"+addr, ap)
 }
 
+// dropSeed stops dialling addr, a seed that turned out to be this node.
+func (n *Node) dropSeed(addr string) {
+	key := "\x00addr:" + addr
+	p, ok := n.peers.load(key)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	wasSeed := p.seed
+	p.seed = false
+	p.mu.Unlock()
+	n.peers.delete(key, p)
+	if wasSeed {
+		n.log.Info("seed is this node itself; not dialling it again", "addr", addr)
+	}
+}
+
 // detach forgets c as the connection of its node.
 func (n *Node) detach(c *conn, reason string) {
 	p := c.peer
