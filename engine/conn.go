@@ -67,9 +67,9 @@ type conn struct {
 	wakeQueued atomic.Bool
 	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
 	closedFlag bool              // guarded by mu
-	remote     net.Addr // the peer's address (shared with the socket's own)
-	dialAddr   string // the address dialed, for outbound connections
-	deadline   int64  // unix nanoseconds: the handshake must be done by then
+	remote     net.Addr          // the peer's address (shared with the socket's own)
+	dialAddr   string            // the address dialed, for outbound connections
+	deadline   int64             // unix nanoseconds: the handshake must be done by then
 
 	// After the handshake:
 	peerID string
