@@ -26,16 +26,50 @@ type peer struct {
 	gen int8
 	// gone: removed from the table; a Send that still holds it must look
 	// the node up again.
-	gone        bool
+	gone bool
+	// downSince is when the peer last had no connection; a peer idle that
+	// long (no connection, queue, seed or dial) is forgotten.
+	downSince int64 // monotonic nanoseconds (monoNow)
+	// ext holds what only some peers need; nil for a node that connected
+	// to us and has nothing queued, the common case on a busy listener.
+	ext *peerExt
+}
+
+// peerExt is the part of a peer that only nodes we dial or queue for
+// need: their addresses, connection attempts and queued messages.
+type peerExt struct {
 	addrs       []string
 	dialing     map[string]bool // addresses with an attempt in progress
 	lastAttempt int64           // monotonic nanoseconds (monoNow)
 	queue       []queued
 	queueBytes  int
 	queuedSince int64
-	// downSince is when the peer last had no connection; a peer idle that
-	// long (no connection, queue, seed or dial) is forgotten.
-	downSince int64
+}
+
+// noExt stands for a missing peerExt when reading; never written.
+var noExt peerExt
+
+// rx returns p's extension for reading (never nil); p.mu must be held.
+func (p *peer) rx() *peerExt {
+	if p.ext == nil {
+		return &noExt
+	}
+	return p.ext
+}
+
+// wx returns p's extension for writing, creating it; p.mu must be held.
+func (p *peer) wx() *peerExt {
+	if p.ext == nil {
+		p.ext = &peerExt{}
+	}
+	return p.ext
+}
+
+// trimExt drops an extension that holds nothing; p.mu must be held.
+func (p *peer) trimExt() {
+	if e := p.ext; e != nil && len(e.addrs) == 0 && len(e.dialing) == 0 && len(e.queue) == 0 {
+		p.ext = nil
+	}
 }
 
 // monoEpoch anchors monoNow.
@@ -149,21 +183,23 @@ func (n *Node) peerFor(id string) *peer {
 // known, for an address to connect to (a seed).
 func (n *Node) peerForAddr(addr string) *peer {
 	key := "\x00addr:" + addr
-	return n.peers.loadOrStore(key, &peer{addrs: []string{addr}, downSince: monoNow()})
+	return n.peers.loadOrStore(key, &peer{ext: &peerExt{addrs: []string{addr}}, downSince: monoNow()})
 }
 
 func (p *peer) markSeed(addr string) {
 	p.mu.Lock()
 	p.seed = true
-	if !slices.Contains(p.addrs, addr) {
-		p.addrs = append(p.addrs, addr)
+	if e := p.wx(); !slices.Contains(e.addrs, addr) {
+		e.addrs = append(e.addrs, addr)
 	}
 	p.mu.Unlock()
 }
 
 func (p *peer) dialDone(addr string) {
 	p.mu.Lock()
-	delete(p.dialing, addr)
+	if p.ext != nil {
+		delete(p.ext.dialing, addr)
+	}
 	p.mu.Unlock()
 }
 
@@ -220,15 +256,16 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 	}
 	// Each node's queue stops at the high-water mark, and all queues
 	// together at four times it.
-	if p.queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark) {
+	if p.rx().queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark) {
 		p.mu.Unlock()
 		return ErrQueueFull
 	}
-	if len(p.queue) == 0 {
-		p.queuedSince = monoNow()
+	e := p.wx()
+	if len(e.queue) == 0 {
+		e.queuedSince = monoNow()
 	}
-	p.queue = append(p.queue, queued{port, args})
-	p.queueBytes += size
+	e.queue = append(e.queue, queued{port, args})
+	e.queueBytes += size
 	n.queuedBytes.Add(int64(size))
 	p.mu.Unlock()
 	n.connectPeer(p, false)
@@ -266,22 +303,23 @@ func (n *Node) connectPeer(p *peer, force bool) {
 	}
 	p.mu.Lock()
 	now := monoNow()
-	if !force && time.Duration(now-p.lastAttempt) < n.cfg.ConnectInterval {
+	e := p.ext
+	if e == nil || len(e.addrs) == 0 || !force && time.Duration(now-e.lastAttempt) < n.cfg.ConnectInterval {
 		p.mu.Unlock()
 		return
 	}
 	var todo []string
-	for _, a := range p.addrs {
-		if !p.dialing[a] {
-			if p.dialing == nil {
-				p.dialing = map[string]bool{}
+	for _, a := range e.addrs {
+		if !e.dialing[a] {
+			if e.dialing == nil {
+				e.dialing = map[string]bool{}
 			}
-			p.dialing[a] = true
+			e.dialing[a] = true
 			todo = append(todo, a)
 		}
 	}
 	if len(todo) > 0 {
-		p.lastAttempt = now
+		e.lastAttempt = now
 	}
 	p.mu.Unlock()
 	for _, a := range todo {
@@ -303,22 +341,23 @@ func (n *Node) checkPeers(now time.Time) {
 		wait, reason := n.cfg.MonitorTimeout, ReasonUnableToConnect
 		if p.gen == handshake.Gen2 {
 			wait, reason = n.cfg.ConnectInterval, ReasonConnectTimeout
-			if len(p.addrs) == 0 {
+			if len(p.rx().addrs) == 0 {
 				reason = ReasonNoKnownAddress
 			}
 		}
 		var dropped int
-		if len(p.queue) > 0 && time.Duration(mono-p.queuedSince) >= wait {
-			dropped = len(p.queue)
-			n.queuedBytes.Add(-int64(p.queueBytes))
-			p.queue, p.queueBytes = nil, 0
+		if e := p.ext; e != nil && len(e.queue) > 0 && time.Duration(mono-e.queuedSince) >= wait {
+			dropped = len(e.queue)
+			n.queuedBytes.Add(-int64(e.queueBytes))
+			e.queue, e.queueBytes = nil, 0
+			p.trimExt()
 		}
-		seed, waiting := p.seed, len(p.queue) > 0
+		seed, waiting := p.seed, len(p.rx().queue) > 0
 		id := p.id
 		// Forget a node that has been idle for monitor-timeout, so that
 		// node IDs seen once (anonymous nodes, made-up destinations) do
 		// not accumulate.
-		forget := !seed && !waiting && len(p.dialing) == 0 && p.id != "" &&
+		forget := !seed && !waiting && len(p.rx().dialing) == 0 && p.id != "" &&
 			time.Duration(mono-p.downSince) >= n.cfg.MonitorTimeout
 		if forget {
 			p.gone = true
@@ -353,9 +392,13 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 		return
 	}
 	old := p.conn.Swap(c)
-	q := p.queue
-	n.queuedBytes.Add(-int64(p.queueBytes))
-	p.queue, p.queueBytes = nil, 0
+	var q []queued
+	if e := p.ext; e != nil {
+		q = e.queue
+		n.queuedBytes.Add(-int64(e.queueBytes))
+		e.queue, e.queueBytes = nil, 0
+		p.trimExt()
+	}
 	p.gen = int8(res.Generation)
 	p.mu.Unlock()
 	c.peer = p
@@ -382,8 +425,8 @@ func (n *Node) adoptAddr(addr string, p *peer) {
 	seed := ap.seed
 	ap.mu.Unlock()
 	p.mu.Lock()
-	if !slices.Contains(p.addrs, addr) {
-		p.addrs = append(p.addrs, addr)
+	if e := p.wx(); !slices.Contains(e.addrs, addr) {
+		e.addrs = append(e.addrs, addr)
 	}
 	p.seed = p.seed || seed
 	p.mu.Unlock()
