@@ -67,6 +67,7 @@ type conn struct {
 	wakeQueued atomic.Bool
 	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
 	closedFlag bool              // guarded by mu
+	rxi, txi   uint8             // the peer's framing and ours, as indexes into codecs
 	remote     net.Addr          // the peer's address (shared with the socket's own)
 	dialAddr   string            // the address dialed, for outbound connections
 	deadline   int64             // unix nanoseconds: the handshake must be done by then
@@ -74,8 +75,6 @@ type conn struct {
 	// After the handshake:
 	peerID string
 	peer   *peer
-	rx     framing.Codec // the peer's framing
-	tx     framing.Codec // ours
 	// rd is the inbound state while reading; between reads that end on a
 	// frame boundary it goes back to the node's pool, so an idle
 	// connection holds no decoder.
@@ -220,7 +219,7 @@ func (c *conn) handshakeDone() error {
 	if err != nil {
 		return fmt.Errorf("%s: unusable local framing", res.SendFraming)
 	}
-	c.rx, c.tx = rx, tx
+	c.rxi, c.txi = codecIndex(rx), codecIndex(tx)
 	c.peerID = strings.Clone(res.PeerNodeID) // not the whole greeting line
 	c.state.Store(stData)
 	c.hs = nil
@@ -274,7 +273,7 @@ func (c *conn) send(port string, args []any) error {
 	}
 	before := len(c.out)
 	var err error
-	c.out, err = c.tx.AppendMessage(c.out, port, args)
+	c.out, err = codecs[c.txi].AppendMessage(c.out, port, args)
 	if err != nil {
 		c.out = c.out[:before]
 		c.mu.Unlock()
@@ -297,7 +296,7 @@ var keepaliveFrames = map[string][]byte{
 
 // sendKeepalive queues the empty message.
 func (c *conn) sendKeepalive() {
-	if f, ok := keepaliveFrames[c.tx.Name()]; ok {
+	if f, ok := keepaliveFrames[codecs[c.txi].Name()]; ok {
 		c.queueRaw(f)
 		c.wakeWriter()
 		return

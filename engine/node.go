@@ -91,7 +91,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
 	n.ports.prefix = randomToken(6) + "."
-	n.readers.lim = framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize}
+	n.readers.init(framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize})
 	var err error
 	if n.hsConfig, err = newHSConfig(n); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"github.com/aemp-go/aemp/framing"
 
 	"fmt"
 	"github.com/aemp-go/aemp/engine/handshake"
@@ -504,5 +505,19 @@ func TestSeedIsSelf(t *testing.T) {
 	// Each attempt fails on both ends of the one connection: 2 lines.
 	if k := strings.Count(a.log.String(), "I refuse to talk to myself"); k > 2 {
 		t.Fatalf("dialled itself %d times:\n%s", k/2, a.log.String())
+	}
+}
+
+// TestCodecIndex: every framing the framing package implements has an
+// index, and the index leads back to it.
+func TestCodecIndex(t *testing.T) {
+	for _, name := range framing.Names() {
+		c, err := framing.ByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := codecs[codecIndex(c)].Name(); got != name {
+			t.Errorf("%s -> %s", name, got)
+		}
 	}
 }

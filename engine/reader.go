@@ -6,35 +6,49 @@ import (
 	"github.com/aemp-go/aemp/framing"
 )
 
+// codecs lists the framings; a connection keeps the index of its two
+// (a byte each instead of an interface value).
+var codecs = [...]framing.Codec{framing.JSON, framing.Storable, framing.CBOR}
+
+// codecIndex returns c's index in codecs.
+func codecIndex(c framing.Codec) uint8 {
+	for i, k := range codecs {
+		if k.Name() == c.Name() {
+			return uint8(i)
+		}
+	}
+	panic("engine: framing " + c.Name() + " missing from codecs")
+}
+
 // reader is a connection's inbound state in the data phase: the decoder of
 // the peer's framing, the frame being dispatched and the Message handed to
 // handlers (reused for every message).
 type reader struct {
-	dec *framing.Decoder
-	cur framing.Message
-	msg Message
+	dec  *framing.Decoder
+	cur  framing.Message
+	msg  Message
+	kind uint8 // index into codecs
 }
 
 // readerPools keeps idle readers per framing, so that only connections in
 // the middle of reading hold one (a decoder is some hundred bytes; a node
 // with 10,000 idle connections would otherwise keep 10,000 of them).
 type readerPools struct {
-	lim   framing.Limits
-	pools sync.Map // framing name -> *sync.Pool
+	pools [len(codecs)]sync.Pool
+}
+
+func (rp *readerPools) init(lim framing.Limits) {
+	for i := range codecs {
+		codec, kind := codecs[i], uint8(i)
+		rp.pools[i].New = func() any {
+			return &reader{dec: framing.NewDecoder(codec, lim), kind: kind}
+		}
+	}
 }
 
 // get returns a reader for c's inbound framing, bound to c.
 func (rp *readerPools) get(c *conn) *reader {
-	name := c.rx.Name()
-	pv, ok := rp.pools.Load(name)
-	if !ok {
-		codec := c.rx
-		lim := rp.lim
-		pv, _ = rp.pools.LoadOrStore(name, &sync.Pool{New: func() any {
-			return &reader{dec: framing.NewDecoder(codec, lim)}
-		}})
-	}
-	rd := pv.(*sync.Pool).Get().(*reader)
+	rd := rp.pools[c.rxi].Get().(*reader)
 	rd.msg.conn, rd.msg.source = c, c.peerID
 	return rd
 }
@@ -43,7 +57,5 @@ func (rp *readerPools) get(c *conn) *reader {
 func (rp *readerPools) put(rd *reader) {
 	rd.dec.Reset()
 	rd.msg = Message{}
-	if pv, ok := rp.pools.Load(rd.dec.Framing()); ok {
-		pv.(*sync.Pool).Put(rd)
-	}
+	rp.pools[rd.kind].Put(rd)
 }
