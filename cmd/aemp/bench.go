@@ -16,7 +16,8 @@ import (
 
 const benchUsage = `usage: aemp bench --connect HOST:PORT [--target NODEID] --secret S --mode sink|ping|connect
                   [--count N] [--size BYTES] [--framing LIST] [--auth LIST]
-                  [--batch N] [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS] [--json]
+                  [--batch N] [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS]
+                  [--procs N] [--json]
 
 A load generator for any AEMP node serving the echo and sink ports (an
 aemp-go node, the Perl baseline node, or an AnyEvent::MP node with them).

@@ -23,6 +23,8 @@ const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed
                  [--secret S | --secret-file F] [--framing cbor,json,storable]
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
                  [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
+                 [--keepalive-idle S --keepalive-interval S --keepalive-count N]
+                 [--max-conns N] [--procs N] [--cpuprofile FILE] [-v]
 
 Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving two ports:
   echo  [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
