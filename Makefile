@@ -17,9 +17,10 @@ BIN      := bin/aemp
 # dispatch on older x86 CPUs under qemu-x86_64-static.
 # perl and its modules: the interop tests run Perl peers (bench/perl/) built
 # only on Debian's AnyEvent::Handle, JSON::XS, CBOR::XS, Digest::SHA3 and
-# Digest::HMAC.
+# Digest::HMAC; EV is the event loop AnyEvent picks when present, as on a
+# real Perl node (the Perl figures in bench/RESULTS.md are with EV).
 APT_PKGS ?= qemu-user-static perl libanyevent-perl libjson-xs-perl libcbor-xs-perl \
-	libdigest-sha3-perl libdigest-hmac-perl
+	libdigest-sha3-perl libdigest-hmac-perl libev-perl
 QEMU_ARM64 ?= qemu-aarch64-static
 QEMU_X86   ?= qemu-x86_64-static
 
