@@ -67,6 +67,10 @@ type config struct {
 	Procs int
 }
 
+// serverKey tells receivers apart within a group: configurations with
+// the same key share one receiver process.
+func (c config) serverKey() string { return c.Receiver + "/" + strconv.Itoa(c.Procs) }
+
 var allConfigs = []config{
 	{"Go->Go", "go", "go", false, 0},
 	{"Go->Go, 1 CPU each", "go", "go", false, 1},
@@ -430,7 +434,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 	}
 	counts := map[*cell]int{}
 	for _, c := range cells {
-		key := c.cfg.Receiver + "/" + strconv.Itoa(c.cfg.Procs)
+		key := c.cfg.serverKey()
 		srv := servers[key]
 		if srv == nil {
 			var err error
@@ -468,7 +472,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 			if c.Failed != "" || counts[c] == 0 {
 				continue
 			}
-			x, err := r.runOnce(c, servers[c.cfg.Receiver], spin, counts[c])
+			x, err := r.runOnce(c, servers[c.cfg.serverKey()], spin, counts[c])
 			if err != nil {
 				c.Failed = fmt.Sprintf("repetition %d: %v", rep, err)
 				logf("  %s: failed: %s", c.Config, c.Failed)
