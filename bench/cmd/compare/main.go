@@ -339,7 +339,11 @@ func (r *runner) installNATS() {
 
 // plan lists the cells in the order they run.
 func (r *runner) plan(configs []config) {
-	for _, mode := range []string{"sink", "ping"} {
+	modes := []string{"sink", "ping"}
+	if r.spin {
+		modes = append(modes, "ping-awake")
+	}
+	for _, mode := range modes {
 		for _, f := range r.framings {
 			for _, size := range []int{20, 1024} {
 				for _, cf := range configs {
@@ -349,8 +353,10 @@ func (r *runner) plan(configs []config) {
 						continue // NATS has no framing: listed once
 					case cf.BatchWrites && mode != "sink":
 						continue // one message in flight: nothing to batch
-					case cf.Procs > 0 && mode != "ping":
+					case cf.Procs > 0 && !isPing(mode):
 						continue
+					case cf.Sender == "nats" && mode == "ping-awake":
+						continue // NATS: measured once per mode, without the busy loop
 					case cf.Sender == "nats" && r.natsBin == "":
 						c.NA = r.natsWhy
 					case cf.Receiver == "std" && f != "json":
@@ -423,7 +429,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 		}
 	}()
 	var spin *server
-	if r.spin && len(cells) > 0 && cells[0].Mode == "ping" {
+	if len(cells) > 0 && cells[0].Mode == "ping-awake" {
 		var err error
 		spin, err = startServer("spinner", []string{"nice", "-n", "19", r.self, "spin"}, nil, func(l string) (string, bool) { return "", l == "READY spin" })
 		if err != nil {
@@ -446,7 +452,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 			servers[key] = srv
 		}
 		lo, hi := 20000, 200_000_000
-		if c.Mode == "ping" {
+		if isPing(c.Mode) {
 			lo, hi = 1000, 5_000_000
 		}
 		// Calibrate until a run lasts a quarter of the target, so that
@@ -480,7 +486,7 @@ func (r *runner) runGroup(name string, cells []*cell) {
 			}
 			c.Runs = append(c.Runs, x)
 			extra := ""
-			if c.Mode == "ping" {
+			if isPing(c.Mode) {
 				extra = fmt.Sprintf(", p50 %.0f us, p99 %.0f us", x.P50, x.P99)
 			}
 			logf("  rep %d/%d %-10s %12s %s in %.2f s (count %d%s; CPU/msg: rx %.2f us, tx %.2f us; other load %.0f%%)",
@@ -516,7 +522,7 @@ func (r *runner) runOnce(c *cell, srv, spin *server, count int) (run, error) {
 		x.Other = max(0, sys-rx-o.cpu) / (wall * float64(runtime.NumCPU()))
 	}
 	key := "msgs_per_s"
-	if c.Mode == "ping" {
+	if isPing(c.Mode) {
 		key = "roundtrips_per_s"
 	}
 	x.Rate = num(o.fields[key])
@@ -571,15 +577,15 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 	n, size, to := strconv.Itoa(count), strconv.Itoa(c.Size), strconv.Itoa(int(timeout.Seconds()))
 	switch c.cfg.Sender {
 	case "go":
-		return []string{r.aemp, "bench", "--connect", addr, "--target", "target", "--secret", secret, "--mode", c.Mode,
+		return []string{r.aemp, "bench", "--connect", addr, "--target", "target", "--secret", secret, "--mode", benchMode(c.Mode),
 			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1", "--timeout", to,
 			"--procs", strconv.Itoa(c.cfg.Procs)}
 	case "perl":
-		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", secret, "--mode", c.Mode,
+		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", secret, "--mode", benchMode(c.Mode),
 			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1",
 			"--timeout", to, "--quiet", "--writes", map[bool]string{false: "message", true: "batch"}[c.cfg.BatchWrites]}
 	case "ceiling":
-		return []string{r.self, "ceiling-send", "--connect", addr, "--mode", c.Mode, "--framing", c.Framing, "--size", size,
+		return []string{r.self, "ceiling-send", "--connect", addr, "--mode", benchMode(c.Mode), "--framing", c.Framing, "--size", size,
 			"--count", n, "--timeout", to}
 	}
 	return nil
@@ -587,7 +593,7 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 
 // calibrationCount is the size of the first, unrecorded run of a cell.
 func calibrationCount(c *cell) int {
-	if c.Mode == "ping" {
+	if isPing(c.Mode) {
 		return 2000
 	}
 	if c.cfg.Receiver == "perl" || c.cfg.Sender == "perl" {
@@ -596,8 +602,21 @@ func calibrationCount(c *cell) int {
 	return 200000
 }
 
+// isPing reports whether mode is one of the ping modes: "ping" (idle
+// CPUs may halt between messages, as on any machine) or "ping-awake" (a
+// nice-19 busy loop keeps them awake).
+func isPing(mode string) bool { return mode == "ping" || mode == "ping-awake" }
+
+// benchMode is the --mode of the senders for a cell's mode.
+func benchMode(mode string) string {
+	if isPing(mode) {
+		return "ping"
+	}
+	return mode
+}
+
 func unit(mode string) string {
-	if mode == "ping" {
+	if isPing(mode) {
 		return "round trips/s"
 	}
 	return "msgs/s"
