@@ -9,6 +9,8 @@
 //	Perl->Perl  bench/perl/aemp-send.pl -> bench/perl/aemp-peer.pl --listen
 //	Go->Perl    aemp bench -> aemp-peer.pl
 //	Perl->Go    aemp-send.pl -> aemp node
+//	Perl(batched)->Perl  aemp-send.pl --writes batch -> aemp-peer.pl (sink)
+//	Go->Go, 1 CPU each   aemp bench --procs 1 -> aemp node --procs 1 (ping)
 //	Go->std     aemp bench -> goroutine-per-connection net + encoding/json
 //	            node (bench.StdNode; json only)
 //	ceiling     pre-encoded frames in 64 KiB writes -> a receiver that only
@@ -16,7 +18,8 @@
 //	NATS        nats bench pub -> nats-server -> nats bench sub (NATS=1)
 //
 // for json and storable framing, 20 B and 1 KiB payloads, sink and ping
-// (inflight 1), each repeated (3 times; QUICK=1: once, shorter). Per mode,
+// (inflight 1; ping twice: as the machine is, and with a nice-19 busy loop
+// keeping the vCPUs awake), each repeated (3 times; QUICK=1: once, shorter). Per mode,
 // framing and size, each receiver is started once, every configuration
 // sizes its runs by a short calibration run to last about -seconds, and
 // the repetitions go round-robin across the configurations; the report
@@ -25,6 +28,9 @@
 // (this process is the client).
 //
 // Usage: go run ./bench/cmd/compare [flags]   (from the repository)
+//
+//	go run ./bench/cmd/compare -from bench/results.json   writes the
+//	report again from a saved run, without measuring
 //
 // Environment: QUICK=1, NATS=1, REPS=N, ONLY=REGEXP (cells whose name
 // matches, e.g. "sink json 20B"), FRAMINGS=LIST (default json,storable;
@@ -161,6 +167,12 @@ type runner struct {
 	spin                  bool
 	framings              []string
 	start                 time.Time
+	// done is set when the measurements end (or from a saved run): the
+	// run's duration and the load average then.
+	done struct {
+		duration float64
+		load1    float64
+	}
 }
 
 func envOr(k, def string) string {
@@ -192,7 +204,24 @@ func main() {
 	flag.BoolVar(&r.spin, "spin", os.Getenv("SPIN") != "0", "run a nice-19 busy loop per CPU during the ping groups, so that idle virtual CPUs do not halt between round trips (env SPIN=0 turns it off)")
 	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the aemp node receivers (one per group, via aemp node --cpuprofile) into `DIR`")
 	commit := flag.String("commit", "", "describe the code measured (default: git rev-parse --short HEAD, plus \"+dirty\" when engine/, framing/ or cmd/ have changes)")
+	from := flag.String("from", "", "write the report again from `RESULTS_JSON`, the results.json of an earlier run, without measuring")
 	flag.Parse()
+	if *from != "" {
+		dir := *out
+		if dir == "" {
+			dir = filepath.Dir(*from)
+		}
+		if err := r.load(*from); err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+		if err := r.write(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			os.Exit(1)
+		}
+		logf("report written from %s: %s", *from, filepath.Join(dir, "RESULTS.md"))
+		return
+	}
 	if v, err := strconv.Atoi(os.Getenv("REPS")); err == nil && *reps == 0 {
 		*reps = v
 	}
@@ -837,11 +866,60 @@ func probeMachine(perl bool) machineInfo {
 	return m
 }
 
+// saved is results.json: everything the report is made from.
+type saved struct {
+	Machine         machineInfo       `json:"machine"`
+	Quick           bool              `json:"quick"`
+	Reps            int               `json:"reps"`
+	Seconds         float64           `json:"seconds_per_run"`
+	Cells           []*cell           `json:"cells"`
+	Handshakes      series            `json:"handshakes"`
+	HandshakesAgain series            `json:"handshakes_second_batch"`
+	HandshakesCount int               `json:"handshakes_count"`
+	Idle            series            `json:"idle"`
+	IdleDetail      *bench.IdleMemory `json:"idle_detail"`
+	Load1End        float64           `json:"loadavg1_end"`
+	Duration        float64           `json:"duration_s"`
+	Spin            bool              `json:"ping_spinner"`
+}
+
+// load reads a saved run, so that the report can be written again.
+func (r *runner) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var v saved
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.machine, r.quick, r.reps, r.seconds, r.spin = v.Machine, v.Quick, v.Reps, v.Seconds, v.Spin
+	r.handshakes, r.handshakesAgain, r.handshakesCount = v.Handshakes, v.HandshakesAgain, v.HandshakesCount
+	r.idle, r.idleDetail = v.Idle, v.IdleDetail
+	r.done.duration, r.done.load1 = v.Duration, v.Load1End
+	byName := map[string]config{natsConfig.Name: natsConfig}
+	for _, c := range allConfigs {
+		byName[c.Name] = c
+	}
+	for _, c := range v.Cells {
+		cf, ok := byName[c.Config]
+		if !ok {
+			return fmt.Errorf("%s: unknown configuration %q", path, c.Config)
+		}
+		c.cfg = cf
+	}
+	r.cells = v.Cells
+	return nil
+}
+
 // write produces RESULTS.md, results.svg and results.json in dir.
 func (r *runner) write(dir string) error {
-	raw := map[string]any{"machine": r.machine, "quick": r.quick, "reps": r.reps, "seconds_per_run": r.seconds,
-		"cells": r.cells, "handshakes": r.handshakes, "handshakes_second_batch": r.handshakesAgain, "handshakes_count": r.handshakesCount, "idle": r.idle, "idle_detail": r.idleDetail,
-		"loadavg1_end": loadavg(), "duration_s": time.Since(r.start).Seconds(), "ping_spinner": r.spin}
+	if r.done.duration == 0 {
+		r.done.duration, r.done.load1 = time.Since(r.start).Seconds(), loadavg()
+	}
+	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
+		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
+		Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin}
 	j, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {
 		return err
