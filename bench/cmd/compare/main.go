@@ -31,6 +31,9 @@
 //
 //	go run ./bench/cmd/compare -from bench/results.json   writes the
 //	report again from a saved run, without measuring
+//	go run ./bench/cmd/compare -perl-node HOST:PORT [-perl-node-id ID]
+//	[-perl-node-secret S]   measures an external Perl node (a real
+//	AnyEvent::MP node serving echo and sink) as the Perl receiver
 //
 // Environment: QUICK=1, NATS=1, REPS=N, ONLY=REGEXP (cells whose name
 // matches, e.g. "sink json 20B"), FRAMINGS=LIST (default json,storable;
@@ -167,6 +170,11 @@ type runner struct {
 	spin                  bool
 	framings              []string
 	start                 time.Time
+	// perlNode, when set, is an external Perl node (HOST:PORT, e.g. a real
+	// AnyEvent::MP node with echo and sink ports) used as the Perl
+	// receiver instead of aemp-peer.pl; perlNodeID and perlNodeSecret are
+	// its node ID ("": whichever answers) and secret.
+	perlNode, perlNodeID, perlNodeSecret string
 	// done is set when the measurements end (or from a saved run): the
 	// run's duration and the load average then.
 	done struct {
@@ -204,6 +212,9 @@ func main() {
 	flag.BoolVar(&r.spin, "spin", os.Getenv("SPIN") != "0", "run a nice-19 busy loop per CPU during the ping groups, so that idle virtual CPUs do not halt between round trips (env SPIN=0 turns it off)")
 	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the aemp node receivers (one per group, via aemp node --cpuprofile) into `DIR`")
 	commit := flag.String("commit", "", "describe the code measured (default: git rev-parse --short HEAD, plus \"+dirty\" when engine/, framing/ or cmd/ have changes)")
+	flag.StringVar(&r.perlNode, "perl-node", os.Getenv("PERL_NODE"), "use the Perl node at `HOST:PORT` (a real AnyEvent::MP node serving echo and sink, say) as the Perl receiver instead of starting bench/perl/aemp-peer.pl (env PERL_NODE)")
+	flag.StringVar(&r.perlNodeID, "perl-node-id", "", "node ID of the -perl-node (default: whichever node answers)")
+	flag.StringVar(&r.perlNodeSecret, "perl-node-secret", "", "secret of the -perl-node (default: the comparison's own)")
 	from := flag.String("from", "", "write the report again from `RESULTS_JSON`, the results.json of an earlier run, without measuring")
 	flag.Parse()
 	if *from != "" {
@@ -589,6 +600,9 @@ func (r *runner) receiver(c *cell, group string) (*server, error) {
 				return a, true
 			})
 	case "perl":
+		if r.perlNode != "" {
+			return &server{name: "external Perl node", addr: r.perlNode}, nil
+		}
 		return startServer("aemp-peer.pl", []string{"perl", filepath.Join(r.root, "bench/perl/aemp-peer.pl"), "--listen", "127.0.0.1:0",
 			"--nodeid", "target", "--secret", secret, "--framing", "json,storable,cbor"}, nil, readyAddr)
 	case "std":
@@ -601,16 +615,30 @@ func (r *runner) receiver(c *cell, group string) (*server, error) {
 	return nil, fmt.Errorf("unknown receiver %q", c.cfg.Receiver)
 }
 
+// targetOf returns the node ID and secret of a cell's receiver.
+func (r *runner) targetOf(c *cell) (id, sec string) {
+	if c.cfg.Receiver == "perl" && r.perlNode != "" {
+		sec = r.perlNodeSecret
+		if sec == "" {
+			sec = secret
+		}
+		return r.perlNodeID, sec
+	}
+	return "target", secret
+}
+
 // senderArgv is the command line of one run of the sending side.
 func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Duration) []string {
 	n, size, to := strconv.Itoa(count), strconv.Itoa(c.Size), strconv.Itoa(int(timeout.Seconds()))
 	switch c.cfg.Sender {
 	case "go":
-		return []string{r.aemp, "bench", "--connect", addr, "--target", "target", "--secret", secret, "--mode", benchMode(c.Mode),
+		target, sec := r.targetOf(c)
+		return []string{r.aemp, "bench", "--connect", addr, "--target", target, "--secret", sec, "--mode", benchMode(c.Mode),
 			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1", "--timeout", to,
 			"--procs", strconv.Itoa(c.cfg.Procs)}
 	case "perl":
-		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", secret, "--mode", benchMode(c.Mode),
+		_, sec := r.targetOf(c)
+		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", sec, "--mode", benchMode(c.Mode),
 			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1",
 			"--timeout", to, "--quiet", "--writes", map[bool]string{false: "message", true: "batch"}[c.cfg.BatchWrites]}
 	case "ceiling":
@@ -881,6 +909,7 @@ type saved struct {
 	Load1End        float64           `json:"loadavg1_end"`
 	Duration        float64           `json:"duration_s"`
 	Spin            bool              `json:"ping_spinner"`
+	PerlNode        string            `json:"perl_node,omitempty"`
 }
 
 // load reads a saved run, so that the report can be written again.
@@ -897,6 +926,7 @@ func (r *runner) load(path string) error {
 	r.handshakes, r.handshakesAgain, r.handshakesCount = v.Handshakes, v.HandshakesAgain, v.HandshakesCount
 	r.idle, r.idleDetail = v.Idle, v.IdleDetail
 	r.done.duration, r.done.load1 = v.Duration, v.Load1End
+	r.perlNode = v.PerlNode
 	byName := map[string]config{natsConfig.Name: natsConfig}
 	for _, c := range allConfigs {
 		byName[c.Name] = c
@@ -919,7 +949,8 @@ func (r *runner) write(dir string) error {
 	}
 	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
 		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
-		Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin}
+		Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
+		PerlNode: r.perlNode}
 	j, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {
 		return err

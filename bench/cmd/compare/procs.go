@@ -128,7 +128,14 @@ func startServer(name string, argv []string, env []string, parse func(string) (s
 }
 
 // pid returns the child's process ID.
-func (s *server) pid() int { return s.cmd.Process.Pid }
+// pid returns the receiver's process ID (0 for an external node, whose
+// CPU is then not measured).
+func (s *server) pid() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
 
 // track registers a started receiver for stopOnSignal.
 func track(s *server) *server {
@@ -141,6 +148,9 @@ func track(s *server) *server {
 // stop interrupts the child (the nodes close gracefully on SIGINT), then
 // kills it if it is still there after 3 s.
 func (s *server) stop() {
+	if s.cmd == nil { // an external node: not ours to stop
+		return
+	}
 	live.Lock()
 	delete(live.m, s)
 	live.Unlock()

@@ -159,6 +159,9 @@ func (r *runner) markdown() string {
 		"The Perl sender encodes every message on its own and hands it to AnyEvent::Handle with its own push_write, which writes it at once: what an AnyEvent::MP node does with its default configuration (autocork off). " +
 		"Perl(batched)->Perl hands each batch of 1000 to AnyEvent::Handle as one string instead (`--writes batch`, the best autocork could give), to show the Perl receiver's own limit. " +
 		"The Perl receiver decodes every complete message in its read buffer at once (JSON::XS incr_parse, CBOR::XS incr_parse_multiple, storable BER length + thaw), the least a Perl node on these modules pays per message.\n")
+	if r.perlNode != "" {
+		w("- **Perl receiver in this run: the external node at %s** (`-perl-node`), not aemp-peer.pl; its CPU is not measured as the receiver's (rx CPU 0) and, when it runs on this machine, counts as \"other\" load.\n", r.perlNode)
+	}
 	w("- Go->std: `aemp bench` to a goroutine-per-connection node on net + encoding/json (bench.StdNode: engine/handshake, then every message decoded into []any; json only).\n")
 	w("- ceiling: pre-encoded frames of the same message in 64 KiB writes to a receiver that only counts bytes (ping: one request frame echoed back by a byte pump, one in flight).\n")
 	w("- Per mode, framing and size, each receiver process is started once (Go->Go and Perl->Go share the aemp node, Perl->Perl and Go->Perl the Perl node); " +
