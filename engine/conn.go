@@ -336,8 +336,11 @@ func (c *conn) takeOut() []byte {
 
 // recycle returns a written output buffer for reuse.
 func (c *conn) recycle(b []byte) {
-	if cap(b) > 4<<20 {
-		return // let a burst's big buffer go
+	// A buffer up to the high-water mark is kept while the connection is
+	// busy (reallocating megabytes per flush costs page faults and
+	// zeroing); releaseBuffers drops it once the connection is quiet.
+	if cap(b) > c.n.cfg.HighWaterMark {
+		return
 	}
 	c.mu.Lock()
 	if c.spare == nil {

@@ -193,6 +193,15 @@ func appendJSONString(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight plain ASCII bytes at a time (no control character, no
+		// quote, no backslash, no byte >= 0x80): the common case of
+		// payload strings, copied below in one append.
+		for i+8 <= len(s) && plainASCII8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonEscape[c] == 0 {
@@ -213,6 +222,21 @@ func appendJSONString(dst []byte, s string) ([]byte, error) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), nil
+}
+
+// plainASCII8 reports whether the 8 bytes of b need no escaping and no
+// UTF-8 check: each is in 0x20..0x7f and is neither '"' nor '\\'. The
+// classic word tricks: (x - 0x01..01) &^ x has a byte's high bit set if
+// some byte of x is zero (exact for "some byte", which is all that is
+// asked); likewise for "below 0x20" when no byte is >= 0x80.
+func plainASCII8(b string) bool {
+	_ = b[7]
+	v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := v ^ '"'*ones
+	bs := v ^ '\\'*ones
+	return (v|(v-0x20*ones)&^v|(q-ones)&^q|(bs-ones)&^bs)&highs == 0
 }
 
 func appendEscape(dst []byte, c byte) []byte {

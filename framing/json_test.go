@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkJSONCase compares a feed with the case's expectation.
@@ -490,5 +492,79 @@ func TestJSONResume(t *testing.T) {
 	m, n, err := d.Next(msg)
 	if err != nil || n != len(msg) || string(m.Port()) != "port" {
 		t.Fatalf("n %d err %v port %q", n, err, m.Port())
+	}
+}
+
+// appendJSONStringBytewise is appendJSONString without the 8-byte fast
+// path: the reference for TestAppendJSONStringFastPath.
+func appendJSONStringBytewise(dst []byte, s string) ([]byte, error) {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonEscape[c] == 0 {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscape(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return dst, encodeError("json", ErrInvalidValue, "string is not valid UTF-8")
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}
+
+// TestAppendJSONStringFastPath compares the encoder with the byte-wise
+// reference on strings that put every special byte (controls, '"', '\\',
+// DEL, UTF-8 lead and continuation bytes, invalid UTF-8) at every position
+// of an 8-byte group, and on random strings.
+func TestAppendJSONStringFastPath(t *testing.T) {
+	specials := []string{"\x00", "\x1f", "\n", "\"", "\\", "\x7f", " ", "~", "é", "€", "😀", "\xff", "\xc3", "\x80"}
+	check := func(s string) {
+		t.Helper()
+		got, gerr := appendJSONString(nil, s)
+		want, werr := appendJSONStringBytewise(nil, s)
+		if (gerr == nil) != (werr == nil) || gerr == nil && string(got) != string(want) {
+			t.Fatalf("%q: got %q (%v), want %q (%v)", s, got, gerr, want, werr)
+		}
+	}
+	base := "abcdefghijklmnopqrstuvwxyz0123456789"
+	for _, sp := range specials {
+		for pos := 0; pos <= 24; pos++ {
+			check(base[:pos] + sp + base[pos:])
+			check(base[:pos] + sp)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("abc \"\\\x01\x7f\xc3\xa9\xe2\x82\xac\xff")
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[i] = byte('A' + rng.IntN(26))
+			}
+		}
+		check(string(b))
+	}
+}
+
+func BenchmarkJSONEncodeString1K(b *testing.B) {
+	s := strings.Repeat("x", 1024)
+	args := []any{s}
+	var out []byte
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		out, _ = JSON.AppendMessage(out[:0], "sink", args)
 	}
 }
