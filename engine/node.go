@@ -13,7 +13,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"github.com/aemp-go/aemp/framing"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aemp-go/aemp/framing"
 
 	"github.com/panjf2000/gnet/v2"
 )

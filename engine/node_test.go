@@ -2,10 +2,10 @@ package engine
 
 import (
 	"errors"
+
 	"github.com/aemp-go/aemp/framing"
 
 	"fmt"
-	"github.com/aemp-go/aemp/engine/handshake"
 	"net"
 	"reflect"
 	"runtime"
@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aemp-go/aemp/engine/handshake"
 )
 
 // TestGoToGoFramings connects two nodes with every framing combination,
