@@ -320,6 +320,14 @@ func (c *conn) wakeWriter() {
 func (c *conn) takeOut() []byte {
 	c.wakeQueued.Store(false)
 	c.mu.Lock()
+	if len(c.out) == 0 {
+		// Nothing to write: keep both buffers. (Handing over an empty
+		// one, which the transport does not give back, made the next
+		// send grow a new buffer from nothing, copying and page-faulting
+		// its way up to megabytes under load.)
+		c.mu.Unlock()
+		return nil
+	}
 	b := c.out
 	c.out = c.spare
 	c.spare = nil
@@ -328,9 +336,7 @@ func (c *conn) takeOut() []byte {
 	c.buffered.Add(int64(len(b)))
 	c.pending.Store(0)
 	c.mu.Unlock()
-	if len(b) > 0 {
-		c.lastWrite.Store(time.Now().UnixNano())
-	}
+	c.lastWrite.Store(time.Now().UnixNano())
 	return b
 }
 
