@@ -38,7 +38,8 @@ type Config struct {
 	AuthAccept []string
 	// Framings are the framings offered and accepted, in preference
 	// order (default cbor, json, storable: a 1.x peer, which has no cbor,
-	// then picks json; a 2.x peer picks cbor, the fastest end to end).
+	// then picks json, which Perl decodes fastest; a 2.x peer or another
+	// aemp-go node picks cbor, 1.6x json end to end at 1 KiB).
 	Framings []string
 	// MonitorTimeout bounds a handshake, the time messages for an
 	// unreachable node are kept, and the write-idle interval after which a
