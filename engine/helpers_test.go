@@ -286,3 +286,15 @@ func acceptRaw(t *testing.T, c net.Conn, id, secret string) *rawPeer {
 		}
 	}
 }
+
+// freeAddr returns a 127.0.0.1 address with a port nothing listens on
+// (just closed), for a node to bind later.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -442,12 +442,7 @@ func TestNodePortKillAndCan(t *testing.T) {
 // must then know the address is B's and stop dialling it while B is up
 // (AnyEvent::MP 2.02 does the same), and dial it again once B goes down.
 func TestSeedAlreadyConnected(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bAddr := ln.Addr().String()
-	ln.Close() // B is not up yet: A's first dials fail
+	bAddr := freeAddr(t) // B is not up yet: A's first dials fail
 	a := startNode(t, "seedA", Config{Seeds: []string{bAddr}, ConnectInterval: 100 * time.Millisecond})
 	time.Sleep(250 * time.Millisecond)
 	b := startNode(t, "seedB", Config{Binds: []string{bAddr}, Seeds: a.Addrs(), ConnectInterval: 100 * time.Millisecond})
@@ -493,12 +488,7 @@ func TestReleaseAfterBurst(t *testing.T) {
 // to myself" instead of dialling itself every connect interval, and still
 // connects to its other seeds.
 func TestSeedIsSelf(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	own := ln.Addr().String()
-	ln.Close()
+	own := freeAddr(t)
 	b := startNode(t, "selfB", Config{})
 	a := startNode(t, "selfA", Config{Binds: []string{own}, Seeds: []string{own, b.Addrs()[0]}, ConnectInterval: 100 * time.Millisecond})
 	a.waitEvent(t, "selfB", true, 5*time.Second)
