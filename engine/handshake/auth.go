@@ -5,6 +5,7 @@ import (
 	"crypto/sha3"
 	"encoding/hex"
 	"hash"
+	"slices"
 	"sync"
 
 	"github.com/aemp-go/aemp/md6"
@@ -161,6 +162,21 @@ func appendTranscript(dst []byte, a1, a2, b1, b2 string) []byte {
 // computeToken returns the token that the side which sent a1, a2 and
 // received b1, b2 sends with method m.
 func computeToken(m *authMethod, k *secretKeys, a1, a2, b1, b2 string) []byte {
-	t := appendTranscript(make([]byte, 0, len(a1)+len(a2)+len(b1)+len(b2)+4), a1, a2, b1, b2)
-	return m.token(make([]byte, 0, 128), k, t)
+	tok, _ := scratchToken(nil, m, k, a1, a2, b1, b2)
+	return tok
 }
+
+// scratchToken is computeToken working in scratch: the transcript is
+// written to its start and the token after it, both growing scratch if
+// needed. It returns the token (which aliases scratch) and scratch, for
+// reuse.
+func scratchToken(scratch []byte, m *authMethod, k *secretKeys, a1, a2, b1, b2 string) (token, grown []byte) {
+	t := appendTranscript(scratch[:0], a1, a2, b1, b2)
+	t = slices.Grow(t, 128) // room for the longest token (SHA3-512 in hex)
+	return m.token(t[len(t):], k, t), t
+}
+
+// scratchPool holds the buffers in which transcripts and tokens are
+// computed: a handshake needs one twice, briefly, and a node does
+// thousands of handshakes a second.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}

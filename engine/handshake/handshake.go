@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // TLSRole is the side this node takes in the TLS handshake.
@@ -67,15 +68,14 @@ type Step struct {
 
 // Result describes a completed handshake.
 type Result struct {
-	PeerNodeID   string            // field 3 of the peer's greeting
-	PeerGreeting Greeting          // the peer's greeting line 1, split
-	PeerKV       map[string]string // its KEY=VALUE pairs (last wins; no '=' gives "")
-	PeerAuth     string            // the method of the peer's auth line
-	SendFraming  string            // what we send (announced in our auth line)
-	RecvFraming  string            // what the peer sends (from its auth line)
-	Trusted      bool              // false when the peer authenticated with tls_anon
-	Protocol     string            // "aemp" or the "aemp-WORD" in use
-	TLS          TLSRole           // TLSNone unless TLS was used
+	PeerNodeID   string   // field 3 of the peer's greeting
+	PeerGreeting Greeting // the peer's greeting line 1, split
+	PeerAuth     string   // the method of the peer's auth line
+	SendFraming  string   // what we send (announced in our auth line)
+	RecvFraming  string   // what the peer sends (from its auth line)
+	Trusted      bool     // false when the peer authenticated with tls_anon
+	Protocol     string   // "aemp" or the "aemp-WORD" in use
+	TLS          TLSRole  // TLSNone unless TLS was used
 	// Generation is the AnyEvent::MP generation the peer looks like, Gen1
 	// or Gen2; see GenerationOf for the rule.
 	Generation int
@@ -98,7 +98,8 @@ const (
 type Handshake struct {
 	cfg      *Config
 	proto    string // "aemp" or aemp-WORD (possibly switched by the peer)
-	lg1, lg2 string // our greeting lines (without LF)
+	ours     []byte // our greeting lines, each with its LF; never modified
+	lg1, lg2 string // our greeting lines (without LF), views of ours
 	rg1, rg2 string // the peer's
 	rAuths   string // raw field 4 of the peer's greeting (for messages)
 	rFraming string // raw field 5
@@ -116,30 +117,42 @@ type Handshake struct {
 // New prepares the handshake of one connection: validates ci, builds our
 // greeting line and draws the nonce from the Config's random source.
 func New(c *Config, ci ConnInfo) (*Handshake, error) {
+	h := new(Handshake)
+	if err := h.Init(c, ci); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Init prepares h, a zero Handshake, as New does: for a Handshake that is
+// part of a larger struct, so that a connection's handshake state is one
+// allocation.
+func (h *Handshake) Init(c *Config, ci ConnInfo) error {
 	proto := ci.Protocol
 	if proto == "" {
 		proto = "aemp"
 	}
 	if proto != "aemp" && !slices.Contains(c.protocols, proto) {
-		return nil, cfgErr("ConnInfo.Protocol %q is not in Options.Protocols", proto)
+		return cfgErr("ConnInfo.Protocol %q is not in Options.Protocols", proto)
 	}
 	if err := checkValue("PeerAddr", ci.PeerAddr); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkPairs(ci.Extra); err != nil {
-		return nil, err
+		return err
 	}
 	var nonce [NonceBytes]byte
 	if err := c.readNonce(nonce[:]); err != nil {
-		return nil, &Error{Phase: PhaseSetup, Msg: "handshake: reading nonce: " + err.Error(), Err: ErrConfig}
+		return &Error{Phase: PhaseSetup, Msg: "handshake: reading nonce: " + err.Error(), Err: ErrConfig}
 	}
+	var pairs [8]KV // enough for the usual pairs without an allocation
 	g := Greeting{
 		Protocol: proto,
 		Version:  ProtocolVersion,
 		NodeID:   c.nodeID,
 		Auths:    c.accept,
 		Framings: c.framings,
-		Pairs:    make([]KV, 0, 3+len(c.protoKeys)+len(c.extra)+len(ci.Extra)),
+		Pairs:    pairs[:0],
 	}
 	g.Pairs = append(g.Pairs, KV{Key: "provider", Value: c.provider})
 	if ci.PeerAddr != "" {
@@ -155,7 +168,12 @@ func New(c *Config, ci ConnInfo) (*Handshake, error) {
 	}
 	g.Pairs = append(g.Pairs, c.extra...)
 	g.Pairs = append(g.Pairs, ci.Extra...)
-	return newWithLines(c, proto, g.String(), base64.StdEncoding.EncodeToString(nonce[:]))
+	// Both lines in one buffer, which Start returns as it is.
+	b := g.appendLine(make([]byte, 0, 256))
+	n1 := len(b)
+	b = append(b, '\n')
+	b = base64.StdEncoding.AppendEncode(b, nonce[:])
+	return h.setLines(c, proto, append(b, '\n'), n1)
 }
 
 func (c *Config) readNonce(p []byte) error {
@@ -170,24 +188,48 @@ func (c *Config) readNonce(p []byte) error {
 // newWithLines builds a Handshake that sends exactly l1 and l2 (tests use it
 // to replay recorded handshakes).
 func newWithLines(c *Config, proto, l1, l2 string) (*Handshake, error) {
-	if len(l1)+1 > MaxLine || len(l2)+1 > MaxLine {
-		return nil, cfgErr("our greeting is longer than %d bytes", MaxLine)
+	b := make([]byte, 0, len(l1)+len(l2)+2)
+	b = append(append(b, l1...), '\n')
+	b = append(append(b, l2...), '\n')
+	h := new(Handshake)
+	if err := h.setLines(c, proto, b, len(l1)); err != nil {
+		return nil, err
 	}
-	return &Handshake{cfg: c, proto: proto, lg1: l1, lg2: l2}, nil
+	return h, nil
+}
+
+// setLines makes h, a zero Handshake, one that sends ours: two lines, each
+// ending in LF, the first n1 bytes long (without its LF).
+func (h *Handshake) setLines(c *Config, proto string, ours []byte, n1 int) error {
+	if n1+1 > MaxLine || len(ours)-n1-1 > MaxLine {
+		return cfgErr("our greeting is longer than %d bytes", MaxLine)
+	}
+	*h = Handshake{cfg: c, proto: proto, ours: ours,
+		lg1: stringView(ours[:n1]), lg2: stringView(ours[n1+1 : len(ours)-1])}
+	return nil
+}
+
+// bytesView returns s as bytes without copying, for reading only.
+func bytesView(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// stringView returns b as a string without copying; b must never change
+// afterwards.
+func stringView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // Start returns our two greeting lines, to be written at once by both sides
-// (connector and acceptor alike). It returns nil if called again.
+// (connector and acceptor alike); the caller must not modify them. It
+// returns nil if called again.
 func (h *Handshake) Start() []byte {
 	if h.state != stNew {
 		return nil
 	}
 	h.state = stGreeting
-	out := make([]byte, 0, len(h.lg1)+len(h.lg2)+2)
-	out = append(out, h.lg1...)
-	out = append(out, '\n')
-	out = append(out, h.lg2...)
-	return append(out, '\n')
+	return slices.Clip(h.ours)
 }
 
 // Feed processes bytes received from the peer (any split: one byte at a
@@ -251,6 +293,10 @@ func (h *Handshake) TLSUp() ([]byte, error) {
 	h.state = stAuth
 	return h.ourAuthLine(), nil
 }
+
+// PeerKV returns the KEY=VALUE pairs of the peer's greeting as a map (last
+// wins; no '=' gives ""), made on each call.
+func (r *Result) PeerKV() map[string]string { return r.PeerGreeting.Map() }
 
 // Result returns the outcome once Feed reported Done, else nil.
 func (h *Handshake) Result() *Result { return h.res }
@@ -443,13 +489,16 @@ func (h *Handshake) nonce(line string) []byte {
 // ourAuthLine returns "METHOD;TOKEN;FRAMING\n".
 func (h *Handshake) ourAuthLine() []byte {
 	m := h.sAuth
-	t := appendTranscript(make([]byte, 0, len(h.lg1)+len(h.lg2)+len(h.rg1)+len(h.rg2)+4), h.lg1, h.lg2, h.rg1, h.rg2)
-	out := make([]byte, 0, len(m.name)+len(h.sFraming)+128+3)
+	scratch := scratchPool.Get().(*[]byte)
+	token, grown := scratchToken(*scratch, m, &h.cfg.keys, h.lg1, h.lg2, h.rg1, h.rg2)
+	out := make([]byte, 0, len(m.name)+len(token)+len(h.sFraming)+3)
 	out = append(out, m.name...)
 	out = append(out, ';')
-	out = m.token(out, &h.cfg.keys, t)
+	out = append(out, token...)
 	out = append(out, ';')
 	out = append(out, h.sFraming...)
+	*scratch = grown
+	scratchPool.Put(scratch)
 	return append(out, '\n')
 }
 
@@ -475,8 +524,11 @@ func (h *Handshake) authLine(line string) {
 	// cleartext token against "" then.
 	ok := (!m.tls || h.tls) && (!m.secret || h.cfg.keys.has)
 	if ok {
-		want := computeToken(m, &h.cfg.keys, h.rg1, h.rg2, h.lg1, h.lg2)
-		ok = len(token) == len(want) && subtle.ConstantTimeCompare([]byte(token), want) == 1
+		scratch := scratchPool.Get().(*[]byte)
+		want, grown := scratchToken(*scratch, m, &h.cfg.keys, h.rg1, h.rg2, h.lg1, h.lg2)
+		ok = len(token) == len(want) && subtle.ConstantTimeCompare(bytesView(token), want) == 1
+		*scratch = grown
+		scratchPool.Put(scratch)
 	}
 	if !ok {
 		h.fail(PhaseAuth, ErrAuthFailed, "authentication failure/shared secret mismatch")
@@ -493,7 +545,6 @@ func (h *Handshake) authLine(line string) {
 	h.res = &Result{
 		PeerNodeID:   h.peer.NodeID,
 		PeerGreeting: h.peer,
-		PeerKV:       h.peer.Map(),
 		PeerAuth:     m.name,
 		SendFraming:  h.sFraming,
 		RecvFraming:  framing,

@@ -240,11 +240,11 @@ func TestPair(t *testing.T) {
 						t.Fatalf("generations %d %d, want %d %d", ra.Generation, rb.Generation, pc.genA, pc.genB)
 					}
 					wantProv := cmp.Or(pc.ob.Provider, DefaultProvider)
-					if ra.PeerKV["peeraddr"] != "127.0.0.1:2" || ra.PeerKV["provider"] != wantProv {
-						t.Fatalf("peer kv %v", ra.PeerKV)
+					if ra.PeerKV()["peeraddr"] != "127.0.0.1:2" || ra.PeerKV()["provider"] != wantProv {
+						t.Fatalf("peer kv %v", ra.PeerKV())
 					}
-					if _, ok := ra.PeerKV["mproto"]; ok == pc.ob.NoProtoKeys {
-						t.Fatalf("peer kv %v (NoProtoKeys %v)", ra.PeerKV, pc.ob.NoProtoKeys)
+					if _, ok := ra.PeerKV()["mproto"]; ok == pc.ob.NoProtoKeys {
+						t.Fatalf("peer kv %v (NoProtoKeys %v)", ra.PeerKV(), pc.ob.NoProtoKeys)
 					}
 				})
 			}
@@ -320,8 +320,8 @@ func TestUpgradeProtocol(t *testing.T) {
 	if a.Result().Protocol != "aemp-dataconn" || b.Result().Protocol != "aemp-dataconn" {
 		t.Fatalf("protocols %s %s", a.Result().Protocol, b.Result().Protocol)
 	}
-	if b.Result().PeerKV["dataconn_id"] != "x@a" {
-		t.Fatalf("kv %v", b.Result().PeerKV)
+	if b.Result().PeerKV()["dataconn_id"] != "x@a" {
+		t.Fatalf("kv %v", b.Result().PeerKV())
 	}
 	// Node checks are skipped for sub-protocols (as in Perl): same node ID.
 	cself := mustConfig(t, Options{NodeID: "a", Secret: sec, Protocols: []string{"aemp-dataconn"}, Rand: seeded(6)})

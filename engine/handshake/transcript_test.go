@@ -178,16 +178,16 @@ func replay(t *testing.T, tr transcript, side int, o Options, ch chunker) {
 		r.RecvFraming != recvF || !r.Trusted || r.Protocol != "aemp" || r.TLS != TLSNone {
 		t.Fatalf("result %+v", r)
 	}
-	if !maps.Equal(r.PeerKV, peer.Map()) {
-		t.Fatalf("peer kv %v", r.PeerKV)
+	if !maps.Equal(r.PeerKV(), peer.Map()) {
+		t.Fatalf("peer kv %v", r.PeerKV())
 	}
 	// Perl's provider and the method agree; aemp-go's goA spoke SHA3.
 	wantGen := Gen1
-	if strings.HasPrefix(r.PeerKV["provider"], "AE-2.") || method == AuthHMACSHA3 {
+	if strings.HasPrefix(r.PeerKV()["provider"], "AE-2.") || method == AuthHMACSHA3 {
 		wantGen = Gen2
 	}
 	if r.Generation != wantGen {
-		t.Fatalf("generation %d, want %d (provider %q)", r.Generation, wantGen, r.PeerKV["provider"])
+		t.Fatalf("generation %d, want %d (provider %q)", r.Generation, wantGen, r.PeerKV()["provider"])
 	}
 	// Feed after Done: nothing consumed.
 	if st, err := h.Feed([]byte("x")); err != nil || !st.Done || st.Consumed != 0 {
