@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/aemp-go/aemp/engine/handshake"
 	"github.com/aemp-go/aemp/framing"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // transport is what drives a connection's bytes: a gnet connection on an
@@ -24,26 +27,40 @@ type transport interface {
 	// close closes the connection; the driver then calls conn.closed.
 	// Any goroutine may call it.
 	close()
+	// remoteAddr returns the peer's address. Only the driver's goroutine
+	// may call it (gnet forgets the address once the connection is gone).
+	remoteAddr() net.Addr
 }
 
 // transportRef holds a transport for atomic.Pointer.
 type transportRef struct{ transport }
 
+// onLoop is the transportRef of every connection on an event loop: its
+// transport is the conn itself (gnetDriver), so it need not be stored.
+var onLoop transportRef
+
 // driver returns the connection's current transport, or nil before it
 // has one.
 func (c *conn) driver() transport {
-	if r := c.tr.Load(); r != nil {
+	switch r := c.tr.Load(); r {
+	case nil:
+		return nil
+	case &onLoop:
+		return (*gnetDriver)(c)
+	default:
 		return r.transport
 	}
-	return nil
 }
 
-// addr returns the peer's address as host:port.
+// addr returns the peer's address as host:port ("" before the connection
+// has a transport). Only the driver's goroutine may call it.
 func (c *conn) addr() string {
-	if c.remote == nil {
-		return ""
+	if t := c.driver(); t != nil {
+		if a := t.remoteAddr(); a != nil {
+			return a.String()
+		}
 	}
-	return c.remote.String()
+	return ""
 }
 
 func (c *conn) setTransport(t transport) { c.tr.Store(&transportRef{t}) }
@@ -59,58 +76,90 @@ const (
 // conn is the protocol state of one connection, independent of what
 // drives its I/O: the handshake, then the data phase's codecs, the pending
 // outbound bytes and the routing of inbound frames.
+//
+// A node keeps one per connection for as long as it is open, so its size
+// is most of what an idle connection costs: what only a handshake or a
+// busy connection needs lives in structs of its own (handshaking,
+// outBufs, reader) that idle connections do not hold. It is 160 bytes
+// (TestConnSize).
 type conn struct {
 	n          *Node
 	tr         atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
-	hs         *handshake.Handshake
 	state      atomic.Int32
 	wakeQueued atomic.Bool
-	tlsRole    handshake.TLSRole // set when the handshake asks for TLS
-	closedFlag bool              // guarded by mu
-	rxi, txi   uint8             // the peer's framing and ours, as indexes into codecs
-	remote     net.Addr          // the peer's address (shared with the socket's own)
-	dialAddr   string            // the address dialed, for outbound connections
-	deadline   int64             // unix nanoseconds: the handshake must be done by then
+	lastWrite  atomic.Uint32 // monoMillis() of the last flush (see idleFor)
+	closedFlag bool          // guarded by mu
+	outbound   bool          // we dialled it
+	rxi, txi   uint8         // the peer's framing and ours, as indexes into codecs
+	setIdx     int32         // index in the node's connSet (guarded by its mutex)
 
-	// After the handshake:
-	peerID string
-	peer   *peer
+	// hs is the handshake in progress; nil once authenticated. It is set
+	// and cleared on the driver's goroutine; housekeeping reads its
+	// deadline.
+	hs atomic.Pointer[handshaking]
+	// peer is the node the connection authenticated as (set by attach).
+	peer *peer
 	// rd is the inbound state while reading; between reads that end on a
 	// frame boundary it goes back to the node's pool, so an idle
 	// connection holds no decoder.
 	rd *reader
 
-	// gt and gtRef are the transport while on an event loop, kept here
-	// rather than allocated apart.
-	gt    gnetTransport
-	gtRef transportRef
+	// gc is the gnet connection while on an event loop (see gnetDriver).
+	gc gnet.Conn
 
 	mu     sync.Mutex
-	out    []byte // encoded, not yet handed to the transport
-	spare  []byte
-	reason string // why the connection ends (first one wins)
+	ob     *outBufs // nil while there is nothing to write and the connection is quiet
+	reason *string  // why the connection ends (first one wins); set once, on closing
 
-	pending   atomic.Int64 // len(out)
-	buffered  atomic.Int64 // bytes the transport still holds
-	lastWrite atomic.Int64 // unix nanoseconds
-	sent      atomic.Int64 // messages encoded for the peer
+	pending  atomic.Int64 // len(ob.out)
+	buffered atomic.Int64 // bytes the transport still holds
+	sent     atomic.Int64 // messages encoded for the peer
 }
+
+// handshaking is what a connection needs until it is authenticated.
+type handshaking struct {
+	handshake.Handshake
+	deadline int64             // unix nanoseconds: the handshake must be done by then
+	dialAddr string            // the address dialled, for outbound connections
+	tlsRole  handshake.TLSRole // set when the handshake asks for TLS
+}
+
+// outBufs are a connection's output buffers: out collects encoded
+// messages; spare is the buffer the transport last wrote, kept for reuse.
+// A connection quiet for a second lets both go (releaseBuffers).
+type outBufs struct {
+	out, spare []byte
+}
+
+// nodeID returns the ID of the node at the other end ("" until the
+// handshake is done).
+func (c *conn) nodeID() string {
+	if p := c.peer; p != nil {
+		return p.id
+	}
+	return ""
+}
+
+// idleFor returns how long ago the connection last wrote, as of now
+// (monoMillis).
+func (c *conn) idleFor(now uint32) time.Duration { return sinceMillis(now, c.lastWrite.Load()) }
 
 // newConn prepares the state of a connection just opened.
 func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
-	hs, err := handshake.New(n.hsConfig.cfg, handshake.ConnInfo{PeerAddr: remote.String()})
-	if err != nil {
+	hs := &handshaking{dialAddr: dialAddr, deadline: time.Now().Add(n.cfg.MonitorTimeout).UnixNano()}
+	if err := hs.Init(n.hsConfig.cfg, handshake.ConnInfo{PeerAddr: remote.String()}); err != nil {
 		return nil, err
 	}
-	c := &conn{n: n, hs: hs, remote: remote, dialAddr: dialAddr,
-		deadline: time.Now().Add(n.cfg.MonitorTimeout).UnixNano()}
-	c.lastWrite.Store(time.Now().UnixNano())
+	c := &conn{n: n, outbound: dialAddr != ""}
+	c.hs.Store(hs)
+	c.lastWrite.Store(monoMillis())
 	return c, nil
 }
 
 // startConn hands an accepted or dialed socket to an event loop.
 func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 	n.tuneSocket(nc)
+	n.ips.shareAddrs(nc)
 	c, err := n.newConn(nc.RemoteAddr(), dialAddr)
 	if err != nil {
 		n.log.Error("connection setup", "err", err)
@@ -119,7 +168,7 @@ func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 	}
 	n.register(c)
 	if _, err := n.client.EnrollContext(nc, c); err != nil {
-		n.logLimited("cannot hand connection to the event loop", "addr", c.addr(), "err", err)
+		n.logLimited("cannot hand connection to the event loop", "addr", nc.RemoteAddr().String(), "err", err)
 		n.unregister(c)
 		nc.Close()
 	}
@@ -128,23 +177,59 @@ func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
 func (n *Node) register(c *conn) {
 	n.stats.conns.Add(1)
 	n.stats.opened.Add(1)
-	n.connsMu.Lock()
-	n.conns[c] = struct{}{}
-	n.connsMu.Unlock()
+	n.conns.add(c)
 }
 
 func (n *Node) unregister(c *conn) {
-	n.connsMu.Lock()
-	_, ok := n.conns[c]
-	delete(n.conns, c)
-	n.connsMu.Unlock()
-	if ok {
+	if n.conns.remove(c) {
 		n.stats.conns.Add(-1)
 	}
 }
 
+// connSet is the set of a node's open connections: a slice in which each
+// conn knows its index, 8-12 bytes a connection where a map entry costs
+// about 30.
+type connSet struct {
+	mu sync.Mutex
+	l  []*conn
+}
+
+func (s *connSet) add(c *conn) {
+	s.mu.Lock()
+	c.setIdx = int32(len(s.l))
+	s.l = append(s.l, c)
+	s.mu.Unlock()
+}
+
+// remove takes c out of the set; it reports whether c was in it.
+func (s *connSet) remove(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := c.setIdx
+	if i < 0 || int(i) >= len(s.l) || s.l[i] != c {
+		return false
+	}
+	last := len(s.l) - 1
+	s.l[i] = s.l[last]
+	s.l[i].setIdx = i
+	s.l[last] = nil
+	s.l = s.l[:last]
+	c.setIdx = -1
+	if cap(s.l) > 1024 && len(s.l) < cap(s.l)/4 { // after a storm: give the room back
+		s.l = slices.Clone(s.l)
+	}
+	return true
+}
+
+// appendTo appends every connection in the set to dst.
+func (s *connSet) appendTo(dst []*conn) []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(dst, s.l...)
+}
+
 // start returns the bytes to send first: our greeting.
-func (c *conn) start() []byte { return c.hs.Start() }
+func (c *conn) start() []byte { return c.hs.Load().Start() }
 
 func (c *conn) authenticated() bool { return c.state.Load() == stData }
 
@@ -154,14 +239,15 @@ func (c *conn) authenticated() bool { return c.state.Load() == stData }
 func (c *conn) consume(in []byte) (int, error) {
 	used := 0
 	if c.state.Load() == stHandshake {
-		st, err := c.hs.Feed(in)
+		hs := c.hs.Load()
+		st, err := hs.Feed(in)
 		c.queueRaw(st.Out)
 		used = st.Consumed
 		if err != nil {
 			return used, err
 		}
 		if st.StartTLS != handshake.TLSNone {
-			c.tlsRole = st.StartTLS
+			hs.tlsRole = st.StartTLS
 			c.state.Store(stTLSSwitch)
 			return used, nil
 		}
@@ -209,7 +295,8 @@ func (c *conn) consume(in []byte) (int, error) {
 // handshakeDone switches to the data phase and makes this the node's
 // connection to the peer.
 func (c *conn) handshakeDone() error {
-	res := c.hs.Result()
+	hs := c.hs.Load()
+	res := hs.Result()
 	n := c.n
 	rx, err := framing.ByName(res.RecvFraming)
 	if err != nil {
@@ -220,12 +307,12 @@ func (c *conn) handshakeDone() error {
 		return fmt.Errorf("%s: unusable local framing", res.SendFraming)
 	}
 	c.rxi, c.txi = codecIndex(rx), codecIndex(tx)
-	c.peerID = strings.Clone(res.PeerNodeID) // not the whole greeting line
+	id := strings.Clone(res.PeerNodeID) // not the whole greeting line
 	c.state.Store(stData)
-	c.hs = nil
-	n.log.Debug("connected", "node", c.peerID, "addr", c.addr(), "auth", res.PeerAuth,
+	c.hs.Store(nil)
+	n.log.Debug("connected", "node", id, "addr", c.addr(), "auth", res.PeerAuth,
 		"send", res.SendFraming, "recv", res.RecvFraming)
-	n.attach(c, c.peerID, res)
+	n.attach(c, id, hs.dialAddr, res)
 	return nil
 }
 
@@ -254,9 +341,18 @@ func (c *conn) queueRaw(b []byte) {
 		return
 	}
 	c.mu.Lock()
-	c.out = append(c.out, b...)
-	c.pending.Store(int64(len(c.out)))
+	ob := c.outBufs()
+	ob.out = append(ob.out, b...)
+	c.pending.Store(int64(len(ob.out)))
 	c.mu.Unlock()
+}
+
+// outBufs returns the output buffers, creating them; c.mu must be held.
+func (c *conn) outBufs() *outBufs {
+	if c.ob == nil {
+		c.ob = &outBufs{}
+	}
+	return c.ob
 }
 
 // send encodes a message for the peer into the pending output and wakes
@@ -271,15 +367,16 @@ func (c *conn) send(port string, args []any) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	before := len(c.out)
+	ob := c.outBufs()
+	before := len(ob.out)
 	var err error
-	c.out, err = codecs[c.txi].AppendMessage(c.out, port, args)
+	ob.out, err = codecs[c.txi].AppendMessage(ob.out, port, args)
 	if err != nil {
-		c.out = c.out[:before]
+		ob.out = ob.out[:before]
 		c.mu.Unlock()
 		return err
 	}
-	c.pending.Store(int64(len(c.out)))
+	c.pending.Store(int64(len(ob.out)))
 	c.mu.Unlock()
 	c.sent.Add(1)
 	c.wakeWriter()
@@ -320,7 +417,8 @@ func (c *conn) wakeWriter() {
 func (c *conn) takeOut() []byte {
 	c.wakeQueued.Store(false)
 	c.mu.Lock()
-	if len(c.out) == 0 {
+	ob := c.ob
+	if ob == nil || len(ob.out) == 0 {
 		// Nothing to write: keep both buffers. (Handing over an empty
 		// one, which the transport does not give back, made the next
 		// send grow a new buffer from nothing, copying and page-faulting
@@ -328,15 +426,15 @@ func (c *conn) takeOut() []byte {
 		c.mu.Unlock()
 		return nil
 	}
-	b := c.out
-	c.out = c.spare
-	c.spare = nil
+	b := ob.out
+	ob.out = ob.spare
+	ob.spare = nil
 	// The bytes move from pending to the transport's account before
 	// pending drops, so that Send never sees them in neither.
 	c.buffered.Add(int64(len(b)))
 	c.pending.Store(0)
 	c.mu.Unlock()
-	c.lastWrite.Store(time.Now().UnixNano())
+	c.lastWrite.Store(monoMillis())
 	return b
 }
 
@@ -349,8 +447,8 @@ func (c *conn) recycle(b []byte) {
 		return
 	}
 	c.mu.Lock()
-	if c.spare == nil {
-		c.spare = b[:0]
+	if ob := c.ob; ob != nil && ob.spare == nil {
+		ob.spare = b[:0]
 	}
 	c.mu.Unlock()
 }
@@ -360,10 +458,13 @@ func (c *conn) recycle(b []byte) {
 // connections hold no buffer.
 func (c *conn) releaseBuffers() {
 	c.mu.Lock()
-	if len(c.out) == 0 {
-		c.out = nil
+	if ob := c.ob; ob != nil {
+		if len(ob.out) == 0 {
+			c.ob = nil
+		} else {
+			ob.spare = nil
+		}
 	}
-	c.spare = nil
 	c.mu.Unlock()
 }
 
@@ -377,7 +478,7 @@ func (c *conn) fail(err error) {
 	if errors.As(err, &fe) {
 		// Perl reports an undecodable frame as "Bad message"; the detail
 		// goes to the log.
-		c.n.logLimited("bad frame", "addr", c.addr(), "node", c.peerID, "err", err)
+		c.n.logLimited("bad frame", "addr", c.addr(), "node", c.nodeID(), "err", err)
 	}
 	c.closeWith(reasonFor(err))
 }
@@ -385,8 +486,8 @@ func (c *conn) fail(err error) {
 // closeWith closes the connection with the given reason.
 func (c *conn) closeWith(reason string) {
 	c.mu.Lock()
-	if c.reason == "" {
-		c.reason = reason
+	if c.reason == nil {
+		c.reason = &reason
 	}
 	c.mu.Unlock()
 	if t := c.driver(); t != nil {
@@ -402,11 +503,13 @@ func (c *conn) closed(err error) {
 		return
 	}
 	c.closedFlag = true
-	reason := c.reason
-	if reason == "" {
+	var reason string
+	if c.reason != nil {
+		reason = *c.reason
+	} else {
 		reason = reasonFor(err)
 	}
-	c.out, c.spare = nil, nil
+	c.ob = nil
 	c.mu.Unlock()
 	old := c.state.Swap(stClosed)
 	n := c.n
@@ -419,16 +522,17 @@ func (c *conn) closed(err error) {
 		// A seed we dialled turned out to be a node that is already
 		// connected (it connected to us first): remember whose address
 		// it is, as AnyEvent::MP does, instead of redialling it.
-		if hs := c.hs; hs != nil && c.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrAlreadyConnected) {
+		hs := c.hs.Load()
+		if hs != nil && hs.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrAlreadyConnected) {
 			if id := hs.PeerNodeID(); id != "" {
-				n.adoptAddr(c.dialAddr, n.peerFor(id))
+				n.adoptAddr(hs.dialAddr, n.peerFor(id))
 			}
 		}
 		// A seed that is this node itself (nodes often share one seed
 		// list) is dropped, as AnyEvent::MP does, instead of being
 		// dialled every connect interval.
-		if hs := c.hs; hs != nil && c.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrSelf) {
-			n.dropSeed(c.dialAddr)
+		if hs != nil && hs.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrSelf) {
+			n.dropSeed(hs.dialAddr)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -13,31 +14,33 @@ type loopHandler struct {
 	n *Node
 }
 
-// gnetTransport is a conn's transport while it lives on an event loop.
-type gnetTransport struct {
-	gc gnet.Conn
-	c  *conn
-}
+// gnetDriver is a conn's transport while it lives on an event loop: the
+// conn itself (its gc field), so that this costs a connection no
+// allocation of its own.
+type gnetDriver conn
 
 // wake makes gnet run OnTraffic for the connection on its event loop,
 // which writes everything pending.
-func (t *gnetTransport) wake() {
-	if err := t.gc.Wake(nil); err != nil {
-		t.c.wakeQueued.Store(false)
+func (d *gnetDriver) wake() {
+	if err := d.gc.Wake(nil); err != nil {
+		d.wakeQueued.Store(false)
 	}
 }
 
-func (t *gnetTransport) close() { t.gc.Close() }
+func (d *gnetDriver) close() { d.gc.Close() }
+
+func (d *gnetDriver) remoteAddr() net.Addr { return d.gc.RemoteAddr() }
 
 // flush writes the pending output with one write; what the socket does
 // not take, gnet keeps and sends when the socket is writable again.
-func (t *gnetTransport) flush() {
-	b := t.c.takeOut()
+func (d *gnetDriver) flush() {
+	c := (*conn)(d)
+	b := c.takeOut()
 	if len(b) > 0 {
-		t.gc.Write(b)
-		t.c.recycle(b)
+		d.gc.Write(b)
+		c.recycle(b)
 	}
-	t.c.buffered.Store(int64(t.gc.OutboundBuffered()))
+	c.buffered.Store(int64(d.gc.OutboundBuffered()))
 }
 
 // OnOpen sends our greeting.
@@ -46,9 +49,8 @@ func (h *loopHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if !ok {
 		return nil, gnet.Close
 	}
-	c.gt = gnetTransport{gc: gc, c: c}
-	c.gtRef = transportRef{&c.gt}
-	c.tr.Store(&c.gtRef)
+	c.gc = gc // before tr publishes it
+	c.tr.Store(&onLoop)
 	return c.start(), gnet.None
 }
 
@@ -56,7 +58,7 @@ func (h *loopHandler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 // copy, consuming every complete frame, then writes what that produced.
 func (h *loopHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	c := gc.Context().(*conn)
-	t, onLoop := c.driver().(*gnetTransport)
+	t, onLoop := c.driver().(*gnetDriver)
 	if !onLoop {
 		return gnet.Close
 	}
@@ -90,7 +92,7 @@ func (h *loopHandler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	if _, onLoop := c.driver().(*gnetTransport); !onLoop && c.driver() != nil {
+	if _, onLoop := c.driver().(*gnetDriver); !onLoop && c.driver() != nil {
 		return gnet.None // moved to TLS
 	}
 	c.closed(err)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,8 +40,8 @@ type Node struct {
 	listeners []net.Listener
 	addrs     []string // bound addresses, port 0 resolved
 
-	connsMu sync.Mutex
-	conns   map[*conn]struct{} // every open connection
+	conns connSet // every open connection
+	ips   ipTable // IPs shared by the connections' addresses
 
 	queuedBytes atomic.Int64 // messages queued for unconnected nodes
 
@@ -90,7 +91,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, stop: make(chan struct{})}
 	n.ports.prefix = randomToken(6) + "."
 	n.readers.init(framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize})
 	var err error
@@ -202,15 +203,11 @@ closeAll:
 	return nil
 }
 
-func (n *Node) connList() []*conn {
-	n.connsMu.Lock()
-	defer n.connsMu.Unlock()
-	l := make([]*conn, 0, len(n.conns))
-	for c := range n.conns {
-		l = append(l, c)
-	}
-	return l
-}
+// connList returns every open connection.
+func (n *Node) connList() []*conn { return n.appendConns(nil) }
+
+// appendConns appends every open connection to dst.
+func (n *Node) appendConns(dst []*conn) []*conn { return n.conns.appendTo(dst) }
 
 // Connect opens a connection to addr (host:port) in the background, like
 // a seed that is tried once.
@@ -259,13 +256,22 @@ func (n *Node) housekeeping() {
 	tick := time.NewTicker(min(250*time.Millisecond, n.cfg.MonitorTimeout/4))
 	defer tick.Stop()
 	var burst burstRelease
+	// The lists of connections and peers are gathered into slices kept
+	// from tick to tick: an idle node allocates nothing, so its heap (and
+	// RSS) does not creep up between collections.
+	var conns []*conn
+	var peers []*peer
 	for {
 		select {
 		case <-n.stop:
 			return
 		case now := <-tick.C:
-			n.checkConns(now)
-			n.checkPeers(now)
+			conns = n.appendConns(conns[:0])
+			n.checkConns(now, conns)
+			clear(conns) // let closed connections go
+			peers = n.peers.appendAll(peers[:0])
+			n.checkPeers(now, peers)
+			clear(peers)
 			burst.check(n, now)
 		}
 	}
@@ -288,16 +294,42 @@ func (b *burstRelease) check(n *Node, now time.Time) {
 	if n.cfg.ReleaseAfterBurst > 0 && opened-b.released >= int64(n.cfg.ReleaseAfterBurst) && now.Sub(b.changed) >= 2*time.Second {
 		b.released = opened
 		debug.FreeOSMemory()
-		n.log.Debug("connection burst over: memory returned to the OS", "opened", opened)
+		if n.log.Enabled(context.Background(), slog.LevelDebug) {
+			n.log.Debug("connection burst over: memory returned to the OS", append([]any{"opened", opened}, heapFigures()...)...)
+		}
 	}
+}
+
+// heapFigures returns the runtime's memory classes (bytes) as log
+// attributes: what the heap holds after a burst, and what it wastes.
+func heapFigures() []any {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+		{Name: "/memory/classes/metadata/other:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+	}
+	metrics.Read(samples)
+	var attrs []any
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			name := strings.TrimSuffix(strings.TrimPrefix(s.Name, "/memory/classes/"), ":bytes")
+			attrs = append(attrs, strings.ReplaceAll(name, "/", "_"), s.Value.Uint64())
+		}
+	}
+	return attrs
 }
 
 // checkConns closes handshakes past their deadline and, on a
 // listener-less node, sends [] on connections idle for monitor-timeout.
-func (n *Node) checkConns(now time.Time) {
-	for _, c := range n.connList() {
+func (n *Node) checkConns(now time.Time, conns []*conn) {
+	nowMillis := millisOf(monoAt(now))
+	for _, c := range conns {
 		if !c.authenticated() {
-			if now.UnixNano() > c.deadline {
+			if hs := c.hs.Load(); hs != nil && now.UnixNano() > hs.deadline {
 				err := fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout)
 				if c.driver() == nil {
 					// gnet never opened it (it can drop a socket it fails
@@ -309,7 +341,7 @@ func (n *Node) checkConns(now time.Time) {
 			}
 			continue
 		}
-		idle := now.Sub(time.Unix(0, c.lastWrite.Load()))
+		idle := c.idleFor(nowMillis)
 		if len(n.listeners) == 0 && idle >= n.cfg.MonitorTimeout {
 			c.sendKeepalive()
 		} else if idle >= time.Second && !c.pendingOut() {

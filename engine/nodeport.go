@@ -107,7 +107,7 @@ func (n *Node) nodePortMessage(c *conn, m *framing.Message) {
 	if err != nil {
 		return
 	}
-	n.nodePortRequest(c, c.peerID, args)
+	n.nodePortRequest(c, c.nodeID(), args)
 }
 
 // nodePortRequest carries out one node-port request from node src.

@@ -29,7 +29,7 @@ type peer struct {
 	gone bool
 	// downSince is when the peer last had no connection; a peer idle that
 	// long (no connection, queue, seed or dial) is forgotten.
-	downSince int64 // monotonic nanoseconds (monoNow)
+	downSince uint32 // monoMillis (32 bits keep the peer at 48 bytes)
 	// ext holds what only some peers need; nil for a node that connected
 	// to us and has nothing queued, the common case on a busy listener.
 	ext *peerExt
@@ -78,6 +78,20 @@ var monoEpoch = time.Now()
 // monoNow returns monotonic nanoseconds since the process started: a
 // timestamp in 8 bytes instead of a time.Time's 24 (a peer keeps three).
 func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// monoMillis returns monoNow in milliseconds, in 32 bits (it wraps after
+// 49 days: only differences of it are meaningful; see sinceMillis).
+func monoMillis() uint32 { return millisOf(monoNow()) }
+
+// millisOf converts a monoNow value to monoMillis.
+func millisOf(mono int64) uint32 { return uint32(mono / int64(time.Millisecond)) }
+
+// sinceMillis returns the time from then to now, two monoMillis values.
+// It is signed (a timestamp taken just after now gives a small negative
+// duration) and correct while they are less than 24 days apart.
+func sinceMillis(now, then uint32) time.Duration {
+	return time.Duration(int32(now-then)) * time.Millisecond
+}
 
 // monoAt converts a time read from the clock to monoNow's scale.
 func monoAt(t time.Time) int64 { return int64(t.Sub(monoEpoch)) }
@@ -149,17 +163,20 @@ func (t *peerTable) delete(key string, p *peer) {
 }
 
 // all returns every peer.
-func (t *peerTable) all() []*peer {
-	l := make([]*peer, 0, t.n.Load())
+func (t *peerTable) all() []*peer { return t.appendAll(nil) }
+
+// appendAll appends every peer to dst.
+func (t *peerTable) appendAll(dst []*peer) []*peer {
+	dst = slices.Grow(dst, int(t.n.Load()))
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.RLock()
 		for _, p := range sh.m {
-			l = append(l, p)
+			dst = append(dst, p)
 		}
 		sh.mu.RUnlock()
 	}
-	return l
+	return dst
 }
 
 // size returns the number of entries.
@@ -176,14 +193,14 @@ func (n *Node) peerFor(id string) *peer {
 	if p, ok := n.peers.load(id); ok {
 		return p
 	}
-	return n.peers.loadOrStore(id, &peer{id: id, downSince: monoNow()})
+	return n.peers.loadOrStore(id, &peer{id: id, downSince: monoMillis()})
 }
 
 // peerForAddr returns a peer, keyed by its address until its node ID is
 // known, for an address to connect to (a seed).
 func (n *Node) peerForAddr(addr string) *peer {
 	key := "\x00addr:" + addr
-	return n.peers.loadOrStore(key, &peer{ext: &peerExt{addrs: []string{addr}}, downSince: monoNow()})
+	return n.peers.loadOrStore(key, &peer{ext: &peerExt{addrs: []string{addr}}, downSince: monoMillis()})
 }
 
 func (p *peer) markSeed(addr string) {
@@ -328,9 +345,9 @@ func (n *Node) connectPeer(p *peer, force bool) {
 }
 
 // checkPeers drops queues older than monitor-timeout and reconnects seeds.
-func (n *Node) checkPeers(now time.Time) {
+func (n *Node) checkPeers(now time.Time, peers []*peer) {
 	mono := monoAt(now)
-	for _, p := range n.peers.all() {
+	for _, p := range peers {
 		if p.conn.Load() != nil {
 			continue
 		}
@@ -358,7 +375,7 @@ func (n *Node) checkPeers(now time.Time) {
 		// node IDs seen once (anonymous nodes, made-up destinations) do
 		// not accumulate.
 		forget := !seed && !waiting && len(p.rx().dialing) == 0 && p.id != "" &&
-			time.Duration(mono-p.downSince) >= n.cfg.MonitorTimeout
+			sinceMillis(millisOf(mono), p.downSince) >= n.cfg.MonitorTimeout
 		if forget {
 			p.gone = true
 		}
@@ -380,10 +397,14 @@ func (n *Node) checkPeers(now time.Time) {
 
 // attach makes c the connection of node id, replacing an older one
 // ("switched connections", as Perl does), and sends what was queued.
-func (n *Node) attach(c *conn, id string, res *handshake.Result) {
+func (n *Node) attach(c *conn, id, dialAddr string, res *handshake.Result) {
 	p := n.peerFor(id)
-	if c.dialAddr != "" {
-		n.adoptAddr(c.dialAddr, p)
+	// Set even when c loses to an older connection below: it names the
+	// node in c's logs and messages; detach checks that c is p's
+	// connection before touching p.
+	c.peer = p
+	if dialAddr != "" {
+		n.adoptAddr(dialAddr, p)
 	}
 	p.mu.Lock()
 	if old := p.conn.Load(); old != nil && old != c && !n.keepNewer(old, c, id) {
@@ -401,7 +422,6 @@ func (n *Node) attach(c *conn, id string, res *handshake.Result) {
 	}
 	p.gen = int8(res.Generation)
 	p.mu.Unlock()
-	c.peer = p
 	if old != nil && old != c {
 		old.closeWith(ReasonSwitched)
 	}
@@ -458,7 +478,7 @@ func (n *Node) detach(c *conn, reason string) {
 	}
 	if p.conn.CompareAndSwap(c, nil) {
 		p.mu.Lock()
-		p.downSince = monoNow()
+		p.downSince = monoMillis()
 		p.mu.Unlock()
 		n.nodePorts.nodeDown(n, p.id, reason)
 		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.addr()})
@@ -478,7 +498,7 @@ func (n *Node) detach(c *conn, reason string) {
 // close a different one; instead both keep the connection opened by the
 // node with the smaller ID.
 func (n *Node) keepNewer(old, c *conn, id string) bool {
-	oldOut, newOut := old.dialAddr != "", c.dialAddr != ""
+	oldOut, newOut := old.outbound, c.outbound
 	if oldOut == newOut {
 		return true
 	}

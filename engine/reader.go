@@ -49,7 +49,7 @@ func (rp *readerPools) init(lim framing.Limits) {
 // get returns a reader for c's inbound framing, bound to c.
 func (rp *readerPools) get(c *conn) *reader {
 	rd := rp.pools[c.rxi].Get().(*reader)
-	rd.msg.conn, rd.msg.source = c, c.peerID
+	rd.msg.conn, rd.msg.source = c, c.nodeID()
 	return rd
 }
 

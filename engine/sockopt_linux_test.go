@@ -27,7 +27,7 @@ func TestSocketOptions(t *testing.T) {
 			if len(conns) != 1 {
 				t.Fatalf("%s: %d connections", n.cfg.NodeID, len(conns))
 			}
-			gt, ok := conns[0].driver().(*gnetTransport)
+			gt, ok := conns[0].driver().(*gnetDriver)
 			if !ok {
 				t.Fatalf("%s: transport %T", n.cfg.NodeID, conns[0].driver())
 			}

@@ -71,6 +71,8 @@ func (t *streamTransport) wake() {
 	}
 }
 
+func (t *streamTransport) remoteAddr() net.Addr { return t.raw.RemoteAddr() }
+
 func (t *streamTransport) close() {
 	t.closeOnce.Do(func() {
 		close(t.done)
@@ -98,8 +100,8 @@ func (t *streamTransport) reader() error {
 				buf = nb
 			}
 		}
-		if !c.authenticated() {
-			t.raw.SetReadDeadline(time.Unix(0, c.deadline))
+		if hs := c.hs.Load(); hs != nil {
+			t.raw.SetReadDeadline(time.Unix(0, hs.deadline))
 		}
 		nr, err := t.rw.Load().Read(buf[end:])
 		end += nr

@@ -120,19 +120,20 @@ func (t *streamTransport) startTLS(early []byte) error {
 	}
 	raw := &prefixConn{Conn: t.raw, prefix: early}
 	var tc *tls.Conn
-	if c.tlsRole == handshake.TLSClient {
+	hs := c.hs.Load()
+	if hs.tlsRole == handshake.TLSClient {
 		tc = tls.Client(raw, n.hsConfig.tls.client)
 	} else {
 		tc = tls.Server(raw, n.hsConfig.tls.server)
 	}
-	tc.SetDeadline(time.Unix(0, c.deadline))
+	tc.SetDeadline(time.Unix(0, hs.deadline))
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
 	tc.SetWriteDeadline(time.Time{})
 	t.rw.Store(&connRef{tc})
 	c.state.Store(stHandshake)
-	line, err := c.hs.TLSUp()
+	line, err := hs.TLSUp()
 	if err != nil {
 		return err
 	}

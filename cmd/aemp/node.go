@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
                  [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
                  [--keepalive-idle S --keepalive-interval S --keepalive-count N]
-                 [--max-conns N] [--procs N] [--cpuprofile FILE] [-v]
+                 [--max-conns N] [--procs N] [--cpuprofile FILE] [--memprofile FILE] [-v]
 
 Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving two ports:
   echo  [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
@@ -77,6 +78,7 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "", "profile of the config file (default: the host name)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the node stops")
+	memProfile := fs.String("memprofile", "", "write a heap profile to `FILE` when the node stops (before its connections close)")
 	keepIdle := fs.Float64("keepalive-idle", 0, "TCP keepalive: `SECONDS` idle before probing (default 30)")
 	keepIntvl := fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
 	keepCount := fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
@@ -183,6 +185,11 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	cfg.KeepAliveCount = *keepCount
 	cfg.MaxConns = *maxConns
 	cfg.Logger = log
+	if *memProfile != "" {
+		// Sample allocations finely enough to attribute a few hundred
+		// bytes per connection (the default is one sample per 512 KiB).
+		runtime.MemProfileRate = 4096
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -218,10 +225,29 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	<-sig
 	signal.Stop(sig)
 	log.Info("closing")
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			log.Error("heap profile", "err", err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n.Close(ctx)
 	return 0
+}
+
+// writeHeapProfile writes the live heap, after a collection, to file.
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // applyPerlConfig copies the configuration file's settings into cfg.
