@@ -144,20 +144,25 @@ func ProcRSS(pid int) (int64, error) {
 
 // IdleMemory is the outcome of MeasureIdleMemory.
 type IdleMemory struct {
-	Conns        int
-	RSSBefore    int64         // the node's RSS before the connections
-	RSSOpen      int64         // right after all were open and authenticated
-	RSSSettled   int64         // after the settle time
-	OpenElapsed  time.Duration // time to open and authenticate them
-	BytesPerConn float64       // (RSSSettled - RSSBefore) / Conns
+	Conns       int
+	RSSBefore   int64         // the node's RSS before the connections
+	RSSOpen     int64         // right after all were open and authenticated
+	RSSSettled  int64         // after the settle time
+	RSSMax      int64         // the highest RSS from then to the end of the hold time
+	Hold        time.Duration // how long RSS was watched after settling
+	OpenElapsed time.Duration // time to open and authenticate them
+	// BytesPerConn is (RSSMax - RSSBefore) / Conns: an idle node whose
+	// RSS creeps up after settling is charged for it.
+	BytesPerConn float64
 }
 
 // MeasureIdleMemory opens n idle authenticated connections (this process
 // is the client) to the node process pid listening on addr and reports
-// the growth of the node's RSS per connection, read settle after the last
+// the growth of the node's RSS per connection: read settle after the last
 // connection was up (so that the node's garbage from the handshakes can
-// be collected and returned).
-func MeasureIdleMemory(ctx context.Context, pid int, addr, secret string, n int, settle time.Duration) (*IdleMemory, *IdleConns, error) {
+// be collected and returned), then every 250 ms for hold, keeping the
+// highest.
+func MeasureIdleMemory(ctx context.Context, pid int, addr, secret string, n int, settle, hold time.Duration) (*IdleMemory, *IdleConns, error) {
 	before, err := ProcRSS(pid)
 	if err != nil {
 		return nil, nil, err
@@ -166,7 +171,7 @@ func MeasureIdleMemory(ctx context.Context, pid int, addr, secret string, n int,
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &IdleMemory{Conns: n, RSSBefore: before, OpenElapsed: ic.Elapsed}
+	m := &IdleMemory{Conns: n, RSSBefore: before, OpenElapsed: ic.Elapsed, Hold: hold}
 	if m.RSSOpen, err = ProcRSS(pid); err != nil {
 		ic.Close()
 		return nil, nil, err
@@ -179,6 +184,16 @@ func MeasureIdleMemory(ctx context.Context, pid int, addr, secret string, n int,
 		ic.Close()
 		return nil, nil, err
 	}
-	m.BytesPerConn = float64(m.RSSSettled-m.RSSBefore) / float64(n)
+	m.RSSMax = m.RSSSettled
+	for end := time.Now().Add(hold); time.Now().Before(end) && ctx.Err() == nil; {
+		time.Sleep(250 * time.Millisecond)
+		rss, err := ProcRSS(pid)
+		if err != nil {
+			ic.Close()
+			return nil, nil, err
+		}
+		m.RSSMax = max(m.RSSMax, rss)
+	}
+	m.BytesPerConn = float64(m.RSSMax-m.RSSBefore) / float64(n)
 	return m, ic, nil
 }

@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// maxBacklog bounds the high-water mark and the encoding of one message,
+// so that a connection's unsent bytes stay below 1 GiB (counted in 32
+// bits).
+const maxBacklog = 512 << 20
+
 // Config describes a node. The zero value of every field means the
 // AnyEvent::MP 1.30 default where there is one.
 type Config struct {
@@ -54,7 +59,7 @@ type Config struct {
 	MaxFrameSize int
 	// HighWaterMark is how many unsent bytes a connection (or the queue of
 	// an unconnected node) may hold before Send reports ErrBackpressure
-	// (default 16 MiB).
+	// (default 16 MiB, at most 512 MiB).
 	HighWaterMark int
 	// MaxConns caps open connections; further ones are refused at once
 	// (default: the open-file limit less 64, at least 16).
@@ -127,6 +132,9 @@ func (c *Config) defaults() error {
 	}
 	if c.HighWaterMark <= 0 {
 		c.HighWaterMark = 16 << 20
+	}
+	if c.HighWaterMark > maxBacklog {
+		return fmt.Errorf("%w: HighWaterMark %d is over %d", ErrConfig, c.HighWaterMark, maxBacklog)
 	}
 	if c.ReleaseAfterBurst == 0 {
 		c.ReleaseAfterBurst = 1000

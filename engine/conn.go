@@ -80,8 +80,8 @@ const (
 // A node keeps one per connection for as long as it is open, so its size
 // is most of what an idle connection costs: what only a handshake or a
 // busy connection needs lives in structs of its own (handshaking,
-// outBufs, reader) that idle connections do not hold. It is 160 bytes
-// (TestConnSize).
+// outBufs, reader) that idle connections do not hold. It is 128 bytes
+// (TestStructSizes).
 type conn struct {
 	n          *Node
 	tr         atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
@@ -111,9 +111,9 @@ type conn struct {
 	ob     *outBufs // nil while there is nothing to write and the connection is quiet
 	reason *string  // why the connection ends (first one wins); set once, on closing
 
-	pending  atomic.Int64 // len(ob.out)
-	buffered atomic.Int64 // bytes the transport still holds
-	sent     atomic.Int64 // messages encoded for the peer
+	// Unsent bytes (32 bits suffice: see maxBacklog).
+	pending  atomic.Int32 // len(ob.out)
+	buffered atomic.Int32 // bytes the transport still holds
 }
 
 // handshaking is what a connection needs until it is authenticated.
@@ -127,8 +127,26 @@ type handshaking struct {
 // outBufs are a connection's output buffers: out collects encoded
 // messages; spare is the buffer the transport last wrote, kept for reuse.
 // A connection quiet for a second lets both go (releaseBuffers).
+//
+// out starts in first, so that the output of a handshake (about 400
+// bytes: our greeting and auth lines) and of a quiet connection's
+// occasional message costs one allocation, in a size class (512 bytes)
+// that no long-lived object of a connection shares: short-lived objects
+// in the classes of conn, peer and gnet's connection leave those classes'
+// spans part empty once they are freed, which an idle node then keeps.
 type outBufs struct {
 	out, spare []byte
+	// sent counts the messages encoded since the buffers were made; the
+	// count moves to the node's when they go.
+	sent  int64
+	first [512 - 56]byte
+}
+
+// newOutBufs returns empty output buffers.
+func newOutBufs() *outBufs {
+	ob := new(outBufs)
+	ob.out = ob.first[:0]
+	return ob
 }
 
 // nodeID returns the ID of the node at the other end ("" until the
@@ -343,14 +361,14 @@ func (c *conn) queueRaw(b []byte) {
 	c.mu.Lock()
 	ob := c.outBufs()
 	ob.out = append(ob.out, b...)
-	c.pending.Store(int64(len(ob.out)))
+	c.pending.Store(int32(len(ob.out)))
 	c.mu.Unlock()
 }
 
 // outBufs returns the output buffers, creating them; c.mu must be held.
 func (c *conn) outBufs() *outBufs {
 	if c.ob == nil {
-		c.ob = &outBufs{}
+		c.ob = newOutBufs()
 	}
 	return c.ob
 }
@@ -358,7 +376,7 @@ func (c *conn) outBufs() *outBufs {
 // send encodes a message for the peer into the pending output and wakes
 // the writer once.
 func (c *conn) send(port string, args []any) error {
-	if c.pending.Load()+c.buffered.Load() > int64(c.n.cfg.HighWaterMark) {
+	if c.backlog() > int64(c.n.cfg.HighWaterMark) {
 		c.wakeWriter() // refresh the transport's figure
 		return ErrBackpressure
 	}
@@ -371,14 +389,17 @@ func (c *conn) send(port string, args []any) error {
 	before := len(ob.out)
 	var err error
 	ob.out, err = codecs[c.txi].AppendMessage(ob.out, port, args)
+	if err == nil && len(ob.out)-before > maxBacklog {
+		err = ErrMessageTooLarge
+	}
 	if err != nil {
 		ob.out = ob.out[:before]
 		c.mu.Unlock()
 		return err
 	}
-	c.pending.Store(int64(len(ob.out)))
+	ob.sent++
+	c.pending.Store(int32(len(ob.out)))
 	c.mu.Unlock()
-	c.sent.Add(1)
 	c.wakeWriter()
 	return nil
 }
@@ -431,7 +452,7 @@ func (c *conn) takeOut() []byte {
 	ob.spare = nil
 	// The bytes move from pending to the transport's account before
 	// pending drops, so that Send never sees them in neither.
-	c.buffered.Add(int64(len(b)))
+	c.buffered.Add(int32(len(b)))
 	c.pending.Store(0)
 	c.mu.Unlock()
 	c.lastWrite.Store(monoMillis())
@@ -460,7 +481,7 @@ func (c *conn) releaseBuffers() {
 	c.mu.Lock()
 	if ob := c.ob; ob != nil {
 		if len(ob.out) == 0 {
-			c.ob = nil
+			c.dropOutBufs()
 		} else {
 			ob.spare = nil
 		}
@@ -468,8 +489,32 @@ func (c *conn) releaseBuffers() {
 	c.mu.Unlock()
 }
 
+// dropOutBufs lets the output buffers go, adding their count of messages
+// to the node's; c.mu must be held.
+func (c *conn) dropOutBufs() {
+	if ob := c.ob; ob != nil {
+		c.n.stats.sent.Add(ob.sent)
+		c.ob = nil
+		c.n.stats.sentMoves.Add(1) // last: see Node.sentTotal
+	}
+}
+
+// sentCount returns the number of messages encoded whose count is still
+// with the connection.
+func (c *conn) sentCount() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ob == nil {
+		return 0
+	}
+	return c.ob.sent
+}
+
 // pendingOut reports whether output is waiting to be written.
-func (c *conn) pendingOut() bool { return c.pending.Load()+c.buffered.Load() > 0 }
+func (c *conn) pendingOut() bool { return c.backlog() > 0 }
+
+// backlog returns the bytes accepted for the peer and not yet written.
+func (c *conn) backlog() int64 { return int64(c.pending.Load()) + int64(c.buffered.Load()) }
 
 // fail closes the connection because of err (logged with the original's
 // wording where it has one).
@@ -509,11 +554,10 @@ func (c *conn) closed(err error) {
 	} else {
 		reason = reasonFor(err)
 	}
-	c.ob = nil
+	c.dropOutBufs()
 	c.mu.Unlock()
 	old := c.state.Swap(stClosed)
 	n := c.n
-	n.stats.sent.Add(c.sent.Swap(0))
 	n.unregister(c)
 	if old == stData {
 		n.detach(c, reason)

@@ -18,6 +18,9 @@ var (
 	// ErrQueueFull is returned by Send when the queue of messages for a
 	// node that is not connected yet is above the high-water mark.
 	ErrQueueFull = errors.New("aemp: queue for an unconnected node is full")
+	// ErrMessageTooLarge is returned by Send for a message that encodes to
+	// more than 512 MiB.
+	ErrMessageTooLarge = errors.New("aemp: message too large to send")
 	// ErrConfig wraps configuration problems found by New.
 	ErrConfig = errors.New("aemp: bad configuration")
 )

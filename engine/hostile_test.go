@@ -967,7 +967,7 @@ func backpressureRun(t *testing.T, withTLS bool) {
 	held := func() int64 {
 		if pp, ok := srv.peers.load("sloth"); ok {
 			if c := pp.conn.Load(); c != nil {
-				return c.pending.Load() + c.buffered.Load()
+				return c.backlog()
 			}
 		}
 		return 0

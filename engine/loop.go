@@ -40,7 +40,7 @@ func (d *gnetDriver) flush() {
 		d.gc.Write(b)
 		c.recycle(b)
 	}
-	c.buffered.Store(int64(d.gc.OutboundBuffered()))
+	c.buffered.Store(int32(d.gc.OutboundBuffered()))
 }
 
 // OnOpen sends our greeting.

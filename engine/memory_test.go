@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 	"unsafe"
@@ -15,7 +16,9 @@ func TestStructSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"conn", unsafe.Sizeof(conn{}), 128},
+		// 112, not 128: the net package's netFD of every accepted socket
+		// (garbage once gnet has the socket) is 128 bytes.
+		{"conn", unsafe.Sizeof(conn{}), 112},
 		{"peer", unsafe.Sizeof(peer{}), 48},
 	} {
 		if s.size > s.max {
@@ -40,5 +43,25 @@ func TestSinceMillis(t *testing.T) {
 		if got := sinceMillis(c.now, c.then); got != c.want {
 			t.Errorf("sinceMillis(%d, %d) = %v, want %v", c.now, c.then, got, c.want)
 		}
+	}
+}
+
+// TestOutBufsSize: outBufs is allocated in the 512-byte size class (see
+// its comment).
+func TestOutBufsSize(t *testing.T) {
+	if s := unsafe.Sizeof(outBufs{}); s != 512 {
+		t.Errorf("outBufs is %d bytes, want 512", s)
+	}
+}
+
+// TestHighWaterMarkBound: the backlog is counted in 32 bits, so New
+// refuses a high-water mark above maxBacklog.
+func TestHighWaterMarkBound(t *testing.T) {
+	_, err := New(Config{NodeID: "hwm", Secret: "s", HighWaterMark: maxBacklog + 1})
+	if !errors.Is(err, ErrConfig) {
+		t.Fatalf("HighWaterMark %d: %v, want ErrConfig", maxBacklog+1, err)
+	}
+	if _, err := New(Config{NodeID: "hwm", Secret: "s", HighWaterMark: maxBacklog}); err != nil {
+		t.Fatalf("HighWaterMark %d: %v", maxBacklog, err)
 	}
 }

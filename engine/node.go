@@ -65,7 +65,8 @@ type counters struct {
 	acceptErrors atomic.Int64
 	unknownPort  atomic.Int64 // messages dropped for unknown ports
 	received     atomic.Int64 // messages received from other nodes
-	sent         atomic.Int64 // messages sent on connections already closed
+	sent         atomic.Int64 // messages sent, less those still counted by connections (outBufs.sent)
+	sentMoves    atomic.Int64 // moves of a connection's count into sent (see Stats)
 	dropped      atomic.Int64 // queued messages dropped (unable to connect)
 }
 
@@ -77,12 +78,28 @@ type Stats struct {
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
 	s := &n.stats
-	sent := s.sent.Load()
-	for _, c := range n.connList() {
-		sent += c.sent.Load()
-	}
 	return Stats{s.conns.Load(), s.refused.Load(), s.acceptErrors.Load(), s.unknownPort.Load(),
-		s.received.Load(), sent, s.dropped.Load()}
+		s.received.Load(), n.sentTotal(), s.dropped.Load()}
+}
+
+// sentTotal adds the connections' counts of sent messages to the node's.
+// A count that moves into the node's meanwhile (a connection closing or
+// going quiet) could be missed or seen twice; sentMoves tells, and the sum
+// is taken again.
+func (n *Node) sentTotal() int64 {
+	s := &n.stats
+	var sent int64
+	for range 100 {
+		moves := s.sentMoves.Load()
+		sent = s.sent.Load()
+		for _, c := range n.connList() {
+			sent += c.sentCount()
+		}
+		if s.sentMoves.Load() == moves {
+			break
+		}
+	}
+	return sent
 }
 
 // New checks cfg and returns a node that is not started yet: ports can be

@@ -151,7 +151,7 @@ func (t *streamTransport) writer() {
 			continue
 		}
 		_, err := t.rw.Load().Write(b)
-		c.buffered.Add(-int64(len(b)))
+		c.buffered.Add(-int32(len(b)))
 		if err != nil {
 			t.close()
 			return

@@ -758,13 +758,13 @@ func (r *runner) runIdle() {
 	}
 	defer srv.stop()
 	time.Sleep(300 * time.Millisecond)
-	settle := 3 * time.Second
+	settle, hold := 3*time.Second, 5*time.Second
 	if r.quick {
-		settle = time.Second
+		settle, hold = time.Second, time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	m, ic, err := bench.MeasureIdleMemory(ctx, srv.pid(), srv.addr, secret, n, settle)
+	m, ic, err := bench.MeasureIdleMemory(ctx, srv.pid(), srv.addr, secret, n, settle, hold)
 	if err != nil {
 		r.idle.Failed = err.Error()
 		logf("  failed: %v", err)
@@ -773,8 +773,8 @@ func (r *runner) runIdle() {
 	ic.Close()
 	r.idleDetail = m
 	r.idle.Values = []float64{m.BytesPerConn}
-	logf("  RSS %s -> %s (all open, %.1f s) -> %s after %v: %.0f bytes/conn",
-		mib(m.RSSBefore), mib(m.RSSOpen), m.OpenElapsed.Seconds(), mib(m.RSSSettled), settle, m.BytesPerConn)
+	logf("  RSS %s -> %s (all open, %.1f s) -> %s after %v, at most %s over %v: %.0f bytes/conn",
+		mib(m.RSSBefore), mib(m.RSSOpen), m.OpenElapsed.Seconds(), mib(m.RSSSettled), settle, mib(m.RSSMax), hold, m.BytesPerConn)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

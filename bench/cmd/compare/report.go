@@ -5,6 +5,8 @@ import (
 	"html"
 	"math"
 	"strings"
+
+	"github.com/aemp-go/aemp/bench"
 )
 
 // find returns the cell of a configuration at the coordinates of c.
@@ -144,9 +146,9 @@ func (r *runner) markdown() string {
 		w("failed: %s\n", r.idle.Failed)
 	} else if d := r.idleDetail; d != nil {
 		w("%s idle authenticated connections (distinct node IDs, json, one echo each; the client is the comparison process) to an `aemp node`: "+
-			"its RSS went %s -> %s when all were open (%.1f s to open them) -> %s after settling: **%.0f bytes per connection** "+
+			"its RSS went %s -> %s when all were open (%.1f s to open them) -> %s after settling%s: **%.0f bytes per connection** "+
 			"(%.0f at open). RSS only: the kernel's socket buffers are not counted.\n",
-			group(float64(d.Conns)), mib(d.RSSBefore), mib(d.RSSOpen), d.OpenElapsed.Seconds(), mib(d.RSSSettled), d.BytesPerConn,
+			group(float64(d.Conns)), mib(d.RSSBefore), mib(d.RSSOpen), d.OpenElapsed.Seconds(), mib(d.RSSSettled), idleHold(d), d.BytesPerConn,
 			float64(d.RSSOpen-d.RSSBefore)/float64(d.Conns))
 	} else {
 		w("not run\n")
@@ -493,4 +495,13 @@ func short(v float64) string {
 		return fmt.Sprintf("%.3gk", v/1e3)
 	}
 	return fmt.Sprintf("%.3g", v)
+}
+
+// idleHold describes the watch after settling (runs saved before it
+// existed have none).
+func idleHold(d *bench.IdleMemory) string {
+	if d.Hold == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", at most %s over the next %v (the figure below uses the highest)", mib(d.RSSMax), d.Hold)
 }
