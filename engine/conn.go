@@ -80,40 +80,45 @@ const (
 // A node keeps one per connection for as long as it is open, so its size
 // is most of what an idle connection costs: what only a handshake or a
 // busy connection needs lives in structs of its own (handshaking,
-// outBufs, reader) that idle connections do not hold. It is 128 bytes
+// outBufs, reader) that idle connections do not hold. It is 112 bytes
 // (TestStructSizes).
+//
+// Field order: conns lie next to each other in memory (a 64-byte cache
+// line can hold parts of two), so the fields written per message or per
+// flush are in the middle, with at least 64 bytes of fields written about
+// once per connection between them and the next conn's
+// (TestConnHotFields).
 type conn struct {
-	n          *Node
-	tr         atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
-	state      atomic.Int32
+	// Written about once per connection: head.
+	n    *Node
+	tr   atomic.Pointer[transportRef] // set on the driver's goroutine, read anywhere
+	gc   gnet.Conn                    // the gnet connection while on an event loop (see gnetDriver)
+	peer *peer                        // the node the connection authenticated as (set by attach)
+
+	// Written per message or per flush.
 	wakeQueued atomic.Bool
 	lastWrite  atomic.Uint32 // monoMillis() of the last flush (see idleFor)
-	closedFlag bool          // guarded by mu
-	outbound   bool          // we dialled it
-	rxi, txi   uint8         // the peer's framing and ours, as indexes into codecs
-	setIdx     int32         // index in the node's connSet (guarded by its mutex)
-
-	// hs is the handshake in progress; nil once authenticated. It is set
-	// and cleared on the driver's goroutine; housekeeping reads its
-	// deadline.
-	hs atomic.Pointer[handshaking]
-	// peer is the node the connection authenticated as (set by attach).
-	peer *peer
+	mu         sync.Mutex
+	ob         *outBufs // nil while there is nothing to write and the connection is quiet
 	// rd is the inbound state while reading; between reads that end on a
 	// frame boundary it goes back to the node's pool, so an idle
 	// connection holds no decoder.
 	rd *reader
-
-	// gc is the gnet connection while on an event loop (see gnetDriver).
-	gc gnet.Conn
-
-	mu     sync.Mutex
-	ob     *outBufs // nil while there is nothing to write and the connection is quiet
-	reason *string  // why the connection ends (first one wins); set once, on closing
-
 	// Unsent bytes (32 bits suffice: see maxBacklog).
 	pending  atomic.Int32 // len(ob.out)
 	buffered atomic.Int32 // bytes the transport still holds
+
+	// Written about once per connection: tail.
+	// hs is the handshake in progress; nil once authenticated. It is set
+	// and cleared on the driver's goroutine; housekeeping reads its
+	// deadline.
+	hs         atomic.Pointer[handshaking]
+	reason     *string // why the connection ends (first one wins); set once, on closing
+	state      atomic.Int32
+	setIdx     int32 // index in the node's connSet (guarded by its mutex)
+	closedFlag bool  // guarded by mu
+	outbound   bool  // we dialled it
+	rxi, txi   uint8 // the peer's framing and ours, as indexes into codecs
 }
 
 // handshaking is what a connection needs until it is authenticated.

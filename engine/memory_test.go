@@ -65,3 +65,15 @@ func TestHighWaterMarkBound(t *testing.T) {
 		t.Fatalf("HighWaterMark %d: %v", maxBacklog, err)
 	}
 }
+
+// TestConnHotFields: the fields of conn written per message or per flush
+// lie between wakeQueued and buffered; at least 64 bytes of other fields
+// separate them from those of the next conn in memory (see conn).
+func TestConnHotFields(t *testing.T) {
+	var c conn
+	first, last := unsafe.Offsetof(c.wakeQueued), unsafe.Offsetof(c.buffered)+unsafe.Sizeof(c.buffered)
+	if gap := unsafe.Sizeof(c) - last + first; gap < 64 {
+		t.Errorf("hot fields at [%d, %d) of %d bytes: %d bytes apart from the next conn's, want >= 64",
+			first, last, unsafe.Sizeof(c), gap)
+	}
+}
