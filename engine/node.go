@@ -149,7 +149,7 @@ func (n *Node) Start() error {
 		return err
 	}
 	for _, b := range n.cfg.Binds {
-		lc := net.ListenConfig{KeepAliveConfig: n.keepAlive()}
+		lc := n.listenConfig()
 		ln, err := lc.Listen(context.Background(), "tcp", b)
 		if err != nil {
 			n.shutdownListeners()

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package engine
+
+import "net"
+
+// listenConfig returns how the node's listening sockets are made: Go sets
+// the keepalive options on every accepted connection.
+func (n *Node) listenConfig() net.ListenConfig {
+	return net.ListenConfig{KeepAliveConfig: n.keepAlive()}
+}
