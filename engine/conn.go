@@ -399,6 +399,9 @@ func (c *conn) send(port string, args []any) error {
 	}
 	if err != nil {
 		ob.out = ob.out[:before]
+		if cap(ob.out) > c.n.cfg.HighWaterMark { // do not keep what a refused message grew
+			ob.out = slices.Clone(ob.out)
+		}
 		c.mu.Unlock()
 		return err
 	}
