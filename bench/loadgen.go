@@ -159,15 +159,15 @@ func (s *session) close() {
 
 // send retries on backpressure until ctx ends.
 func (s *session) send(ctx context.Context, port string, args ...any) error {
-	return s.sendTo(ctx, s.target+"#"+port, args)
+	return s.sendTo(ctx, s.node.Dest(s.target+"#"+port), args)
 }
 
-// sendTo is send with a full port ID and the arguments as a slice, so that
-// a hot loop can prepare both once.
-func (s *session) sendTo(ctx context.Context, dest string, args []any) error {
+// sendTo is send with a resolved destination and the arguments as a
+// slice, so that a hot loop can prepare both once.
+func (s *session) sendTo(ctx context.Context, dest *engine.Dest, args []any) error {
 	for {
-		err := s.node.Send(dest, args...)
-		if !errors.Is(err, engine.ErrBackpressure) {
+		err := dest.Send(args...)
+		if err == nil || !errors.Is(err, engine.ErrBackpressure) {
 			return err
 		}
 		select {
@@ -320,7 +320,7 @@ func runSink(ctx context.Context, o *Options) (*Result, error) {
 			}
 		}
 	}()
-	sinkID := s.target + "#sink"
+	sinkID := s.node.Dest(s.target + "#sink")
 	payloadArgs := []any{payload}
 	sent := 0
 	for sent < o.Count {
@@ -400,7 +400,7 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 	failed := make(chan error, 1)
 	var next atomic.Int64 // the next sequence number to send
 	var sess *session
-	var echoID string
+	var echo *engine.Dest
 	payload := stringOf('x', o.Size)
 	epoch := time.Now()
 	sendNext := func() {
@@ -409,7 +409,7 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 			return
 		}
 		sent[i] = int64(time.Since(epoch))
-		if err := sess.node.Send(echoID, sess.reply, "pong", i, payload); err != nil {
+		if err := echo.Send(sess.reply, "pong", i, payload); err != nil {
 			select {
 			case failed <- err:
 			default:
@@ -448,7 +448,7 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 	if err := s.confirm(ctx); err != nil {
 		return nil, err
 	}
-	echoID = s.target + "#echo"
+	echo = s.node.Dest(s.target + "#echo")
 	p := &progress{o: o, start: time.Now(), what: "ping"}
 	start := time.Now()
 	for k := 0; k < max(1, o.Inflight); k++ {

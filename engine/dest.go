@@ -1,0 +1,53 @@
+package engine
+
+import "sync/atomic"
+
+// Dest is a port ID resolved once, for a sender that sends many messages
+// to the same port: Dest.Send is Node.Send without splitting the ID and
+// looking the node up for every message (about a third of Send's cost).
+// A Dest stays valid when the node disconnects and reconnects. Any
+// goroutine may use it.
+type Dest struct {
+	n          *Node
+	node, port string
+	local      bool
+	peer       atomic.Pointer[peer] // the node's peer as last looked up
+}
+
+// Dest returns portID ("NODEID#PORT") resolved for repeated sends.
+func (n *Node) Dest(portID string) *Dest {
+	node, port := SplitPortID(portID)
+	d := &Dest{n: n, node: node, port: port, local: node == n.id || node == ""}
+	if !d.local {
+		d.peer.Store(n.peerFor(node))
+	}
+	return d
+}
+
+// ID returns the port ID.
+func (d *Dest) ID() string { return d.node + "#" + d.port }
+
+// Send is Node.Send(d.ID(), args...).
+func (d *Dest) Send(args ...any) error {
+	n := d.n
+	if n.closing.Load() {
+		return ErrClosed
+	}
+	if d.local {
+		n.deliverLocal(d.port, args)
+		return nil
+	}
+	// A connected peer is never a forgotten one (see checkPeers), so its
+	// connection is the node's.
+	if c := d.peer.Load().conn.Load(); c != nil {
+		return c.send(d.port, args)
+	}
+	// Not connected: look the node up again (the peer may have been
+	// forgotten and made anew) and queue as Send does.
+	p := n.peerFor(d.node)
+	d.peer.Store(p)
+	if c := p.conn.Load(); c != nil {
+		return c.send(d.port, args)
+	}
+	return n.enqueue(p, d.port, args)
+}
