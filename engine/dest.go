@@ -38,16 +38,12 @@ func (d *Dest) Send(args ...any) error {
 		return nil
 	}
 	// A connected peer is never a forgotten one (see checkPeers), so its
-	// connection is the node's.
-	if c := d.peer.Load().conn.Load(); c != nil {
-		return c.send(d.port, args)
+	// connection is the node's. Without one, the node is looked up again:
+	// its peer may have been forgotten and made anew.
+	p := d.peer.Load()
+	if p.conn.Load() == nil {
+		p = n.peerFor(d.node)
+		d.peer.Store(p)
 	}
-	// Not connected: look the node up again (the peer may have been
-	// forgotten and made anew) and queue as Send does.
-	p := n.peerFor(d.node)
-	d.peer.Store(p)
-	if c := p.conn.Load(); c != nil {
-		return c.send(d.port, args)
-	}
-	return n.enqueue(p, d.port, args)
+	return n.sendToPeer(p, d.port, args)
 }

@@ -240,7 +240,11 @@ func (n *Node) Send(portID string, args ...any) error {
 }
 
 func (n *Node) sendTo(node, port string, args []any) error {
-	p := n.peerFor(node)
+	return n.sendToPeer(n.peerFor(node), port, args)
+}
+
+// sendToPeer sends on p's connection, or queues for p.
+func (n *Node) sendToPeer(p *peer, port string, args []any) error {
 	if c := p.conn.Load(); c != nil {
 		return c.send(port, args)
 	}
