@@ -180,16 +180,30 @@ func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
 }
 
 // startConn hands an accepted or dialed socket to an event loop.
-func (n *Node) startConn(nc net.Conn, outbound bool, dialAddr string) {
+func (n *Node) startConn(nc net.Conn, dialAddr string) {
+	if c := n.prepareConn(nc, dialAddr); c != nil {
+		n.enroll(nc, c)
+	}
+}
+
+// prepareConn sets up the state of a socket just opened and counts it as
+// open; nil when that fails (the socket is then closed).
+func (n *Node) prepareConn(nc net.Conn, dialAddr string) *conn {
 	n.tuneSocket(nc)
 	n.ips.shareAddrs(nc)
 	c, err := n.newConn(nc.RemoteAddr(), dialAddr)
 	if err != nil {
 		n.log.Error("connection setup", "err", err)
 		nc.Close()
-		return
+		return nil
 	}
 	n.register(c)
+	return c
+}
+
+// enroll hands a prepared connection to an event loop. It returns once
+// the loop has taken the socket (gnet closes nc, having a duplicate).
+func (n *Node) enroll(nc net.Conn, c *conn) {
 	if _, err := n.client.EnrollContext(nc, c); err != nil {
 		n.logLimited("cannot hand connection to the event loop", "addr", nc.RemoteAddr().String(), "err", err)
 		n.unregister(c)

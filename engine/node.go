@@ -50,6 +50,7 @@ type Node struct {
 	hsConfig  hsConfig
 	readers   readerPools
 	closing   atomic.Bool
+	enrolling atomic.Int32 // accepted sockets waiting for an event loop (acceptLoop)
 	started   atomic.Bool
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -248,7 +249,7 @@ func (n *Node) dial(addr string, p *peer) {
 		c.Close()
 		return
 	}
-	n.startConn(c, true, addr)
+	n.startConn(c, addr)
 }
 
 // emit reports a node event.
