@@ -499,70 +499,48 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 }
 
 func runConnect(ctx context.Context, o *Options) (*Result, error) {
-	var done atomic.Int64
-	var failed atomic.Int64
-	var firstErr atomic.Value
+	r := &connectRun{o: o}
 	p := &progress{o: o, start: time.Now(), what: "connect"}
 	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	var link atomic.Value
-	for w := 0; w < o.Conns; w++ {
-		k, err := newConnector(o)
-		if err != nil {
-			return nil, err
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(o.Count) {
-				res, err := k.once(ctx)
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					if ctx.Err() != nil {
-						return
-					}
-					continue
-				}
-				link.CompareAndSwap(nil, res)
-				done.Add(1)
-			}
-		}()
-	}
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
+	finished := make(chan error, 1)
+	go func() { finished <- r.run(ctx) }()
 	for {
 		select {
-		case <-finished:
+		case err := <-finished:
 			p.finish()
 			el := time.Since(start).Seconds()
-			if done.Load() == 0 {
-				err, _ := firstErr.Load().(error)
+			done := r.done.Load()
+			if done == 0 {
+				if err == nil {
+					err, _ = r.firstErr.Load().(error)
+				}
 				return nil, fmt.Errorf("%w: %v", ErrConnect, err)
 			}
-			r := &Result{}
-			r.add("mode", "connect")
-			if lr, ok := link.Load().(*linkInfo); ok {
-				r.add("framing", lr.send)
-				r.add("peer_framing", lr.recv)
-				r.add("auth", lr.auth)
+			res := &Result{}
+			res.add("mode", "connect")
+			if lr := r.link.Load(); lr != nil {
+				res.add("framing", lr.send)
+				res.add("peer_framing", lr.recv)
+				res.add("auth", lr.auth)
 			}
-			r.add("count", o.Count)
-			r.add("received", done.Load())
-			r.add("failed", failed.Load())
-			r.add("elapsed", round(el, 6))
-			r.add("handshakes_per_s", round(float64(done.Load())/el, 0))
-			r.add("conns", o.Conns)
+			res.add("count", o.Count)
+			res.add("received", done)
+			res.add("failed", r.failed.Load())
+			res.add("elapsed", round(el, 6))
+			res.add("handshakes_per_s", round(float64(done)/el, 0))
+			res.add("conns", o.Conns)
 			if ctx.Err() != nil {
-				return r, ErrTimeout
+				return res, ErrTimeout
 			}
-			if done.Load() < int64(o.Count) {
-				return r, ErrShort
+			if err != nil {
+				return res, err
 			}
-			return r, nil
+			if done < int64(o.Count) {
+				return res, ErrShort
+			}
+			return res, nil
 		case <-time.After(time.Second):
-			p.update(done.Load(), int64(o.Count))
+			p.update(r.done.Load(), int64(o.Count))
 		}
 	}
 }

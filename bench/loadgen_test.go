@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"testing"
 	"time"
 
@@ -43,4 +45,68 @@ func TestRunModes(t *testing.T) {
 			t.Log(res.Fields)
 		})
 	}
+}
+
+// TestConnectDrivers runs connect units with each driver (net, and the
+// platform's: epoll on Linux) against a node in this process, then against
+// a node with another secret, and against a listener that never answers.
+func TestConnectDrivers(t *testing.T) {
+	n := startTarget(t)
+	drivers := map[string]func(*connectRun, context.Context) error{
+		"net":      (*connectRun).runNet,
+		"platform": (*connectRun).run,
+	}
+	for name, drive := range drivers {
+		t.Run(name, func(t *testing.T) {
+			o := &Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Count: 300, Conns: 8,
+				Timeout: 20 * time.Second}
+			r := &connectRun{o: o}
+			ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+			defer cancel()
+			if err := drive(r, ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r.done.Load() != 300 || r.failed.Load() != 0 {
+				t.Fatalf("done %d, failed %d (first error %v)", r.done.Load(), r.failed.Load(), r.firstErr.Load())
+			}
+			if l := r.link.Load(); l == nil || l.auth != "hmac_md6_64_256" && l.auth != "hmac_sha3_512" || l.send != "json" || l.recv != "json" {
+				t.Fatalf("link %+v", l)
+			}
+
+			o.Secret, o.Count = "another-secret", 20
+			r = &connectRun{o: o}
+			if err := drive(r, ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r.done.Load() != 0 || r.failed.Load() != 20 {
+				t.Fatalf("wrong secret: done %d, failed %d", r.done.Load(), r.failed.Load())
+			}
+			t.Logf("wrong secret: %v", r.firstErr.Load())
+		})
+	}
+	t.Run("silent listener", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		t0 := time.Now()
+		res, err := Run(Options{Connect: ln.Addr().String(), Target: "target", Secret: "s", Mode: "connect",
+			Count: 4, Conns: 2, Timeout: 1500 * time.Millisecond})
+		if !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrConnect) {
+			t.Fatalf("got %v (%v), want a timeout", err, res)
+		}
+		if el := time.Since(t0); el > 10*time.Second {
+			t.Fatalf("took %v", el)
+		}
+	})
 }
