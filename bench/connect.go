@@ -115,10 +115,20 @@ func (u *unit) link() *linkInfo {
 	return &linkInfo{auth: res.PeerAuth, send: res.SendFraming, recv: res.RecvFraming}
 }
 
+// connUnit is what the drivers need of a unit: the bytes to send first on
+// a new connection, where to read, and what to answer; finished is true
+// once the unit is done and its connection may be closed.
+type connUnit interface {
+	begin(peerAddr string) ([]byte, error)
+	space() []byte
+	received(m int) (out []byte, finished bool, err error)
+}
+
 // connectRun is the shared state of the units of one connect run.
 type connectRun struct {
 	o        *Options
-	next     atomic.Int64 // units claimed
+	newUnit  func() (connUnit, error) // nil: aemp units (newUnit(o))
+	next     atomic.Int64             // units claimed
 	done     atomic.Int64
 	failed   atomic.Int64
 	firstErr atomic.Value
@@ -128,8 +138,18 @@ type connectRun struct {
 // claim reserves the next unit; false when all are taken.
 func (r *connectRun) claim() bool { return r.next.Add(1) <= int64(r.o.Count) }
 
-func (r *connectRun) finished(u *unit) {
-	r.link.CompareAndSwap(nil, u.link())
+// unit returns a new unit of the run.
+func (r *connectRun) unit() (connUnit, error) {
+	if r.newUnit != nil {
+		return r.newUnit()
+	}
+	return newUnit(r.o)
+}
+
+func (r *connectRun) finished(u connUnit) {
+	if au, ok := u.(*unit); ok && r.link.Load() == nil {
+		r.link.CompareAndSwap(nil, au.link())
+	}
 	r.done.Add(1)
 }
 
@@ -143,7 +163,7 @@ func (r *connectRun) fail(err error) {
 func (r *connectRun) runNet(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for w := 0; w < max(1, r.o.Conns); w++ {
-		u, err := newUnit(r.o)
+		u, err := r.unit()
 		if err != nil {
 			return err
 		}
@@ -151,7 +171,7 @@ func (r *connectRun) runNet(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for r.claim() {
-				if err := u.overNet(ctx, r.o); err != nil {
+				if err := overNet(ctx, r.o, u); err != nil {
 					r.fail(err)
 					if ctx.Err() != nil {
 						return
@@ -167,7 +187,7 @@ func (r *connectRun) runNet(ctx context.Context) error {
 }
 
 // overNet performs one unit over a net.Conn.
-func (u *unit) overNet(ctx context.Context, o *Options) error {
+func overNet(ctx context.Context, o *Options, u connUnit) error {
 	d := net.Dialer{KeepAlive: -1} // a connection of a few ms needs no keepalive (saves setsockopt calls)
 	c, err := d.DialContext(ctx, "tcp", o.Connect)
 	if err != nil {

@@ -17,7 +17,7 @@ func (r *connectRun) run(ctx context.Context) error { return r.runEpoll(ctx) }
 
 // epollSlot is one of the concurrent connections of the epoll driver.
 type epollSlot struct {
-	u        *unit
+	u        connUnit
 	idx      int32  // its index, the epoll event's tag
 	fd       int    // -1: no connection
 	pending  []byte // bytes to write once the socket takes them
@@ -35,16 +35,7 @@ func (r *connectRun) runEpoll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	family, sa := unix.AF_INET, unix.Sockaddr(nil)
-	if ip4 := ta.IP.To4(); ip4 != nil {
-		sa4 := &unix.SockaddrInet4{Port: ta.Port}
-		copy(sa4.Addr[:], ip4)
-		sa = sa4
-	} else {
-		sa6 := &unix.SockaddrInet6{Port: ta.Port}
-		copy(sa6.Addr[:], ta.IP.To16())
-		family, sa = unix.AF_INET6, sa6
-	}
+	family, sa := sockaddrOf(ta)
 	peer := ta.String()
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -54,7 +45,7 @@ func (r *connectRun) runEpoll(ctx context.Context) error {
 
 	slots := make([]epollSlot, max(1, r.o.Conns))
 	for i := range slots {
-		if slots[i].u, err = newUnit(r.o); err != nil {
+		if slots[i].u, err = r.unit(); err != nil {
 			return err
 		}
 		slots[i].fd, slots[i].idx = -1, int32(i)
@@ -125,6 +116,18 @@ func (r *connectRun) runEpoll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sockaddrOf returns the address family and the socket address of a.
+func sockaddrOf(a *net.TCPAddr) (int, unix.Sockaddr) {
+	if ip4 := a.IP.To4(); ip4 != nil {
+		sa := &unix.SockaddrInet4{Port: a.Port}
+		copy(sa.Addr[:], ip4)
+		return unix.AF_INET, sa
+	}
+	sa := &unix.SockaddrInet6{Port: a.Port}
+	copy(sa.Addr[:], a.IP.To16())
+	return unix.AF_INET6, sa
 }
 
 // open starts a unit in s: a nonblocking socket connecting to sa, our

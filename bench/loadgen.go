@@ -499,8 +499,14 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 }
 
 func runConnect(ctx context.Context, o *Options) (*Result, error) {
-	r := &connectRun{o: o}
-	p := &progress{o: o, start: time.Now(), what: "connect"}
+	return driveConnect(ctx, &connectRun{o: o}, "connect")
+}
+
+// driveConnect runs r's units, printing progress, and reports them as
+// mode.
+func driveConnect(ctx context.Context, r *connectRun, mode string) (*Result, error) {
+	o := r.o
+	p := &progress{o: o, start: time.Now(), what: mode}
 	start := time.Now()
 	finished := make(chan error, 1)
 	go func() { finished <- r.run(ctx) }()
@@ -517,7 +523,7 @@ func runConnect(ctx context.Context, o *Options) (*Result, error) {
 				return nil, fmt.Errorf("%w: %v", ErrConnect, err)
 			}
 			res := &Result{}
-			res.add("mode", "connect")
+			res.add("mode", mode)
 			if lr := r.link.Load(); lr != nil {
 				res.add("framing", lr.send)
 				res.add("peer_framing", lr.recv)

@@ -24,8 +24,10 @@
 // sizes its runs by a short calibration run to last about -seconds, and
 // the repetitions go round-robin across the configurations; the report
 // has the median and min-max. Then handshakes per second (aemp bench
-// --mode connect) and the memory of 10,000 idle authenticated connections
-// (this process is the client).
+// --mode connect) with the connection ceiling beside them (the same
+// connections and bytes between two epoll loops, bench.RunConnCeiling),
+// and the memory of 10,000 idle authenticated connections (this process
+// is the client).
 //
 // Usage: go run ./bench/cmd/compare [flags]   (from the repository)
 //
@@ -162,6 +164,7 @@ type runner struct {
 	handshakes            series
 	handshakesAgain       series
 	handshakesCount       int
+	connCeiling           series
 	idle                  series
 	idleDetail            *bench.IdleMemory
 	idleConns             int
@@ -574,13 +577,15 @@ func (r *runner) runOnce(c *cell, srv, spin *server, count int) (run, error) {
 	return x, nil
 }
 
+// readyAddr parses the "READY ADDR" line of this program's receivers.
+func readyAddr(l string) (string, bool) {
+	a, ok := strings.CutPrefix(l, "READY ")
+	return strings.TrimSpace(a), ok
+}
+
 // receiver starts the receiving side of a cell; group names the profile
 // file of an aemp node when -profile is set.
 func (r *runner) receiver(c *cell, group string) (*server, error) {
-	readyAddr := func(l string) (string, bool) {
-		a, ok := strings.CutPrefix(l, "READY ")
-		return strings.TrimSpace(a), ok
-	}
 	switch c.cfg.Receiver {
 	case "go":
 		argv := []string{r.aemp, "node", "--bind", "127.0.0.1:0", "--nodeid", "target", "--secret", secret}
@@ -743,6 +748,34 @@ func (r *runner) runHandshakes() {
 		r.handshakesAgain.Values = append(r.handshakesAgain.Values, again)
 		logf("  rep %d/%d: %s handshakes/s on a fresh node, then %s/s for %d more on the same node", rep, r.reps, group(v), group(again), count)
 	}
+	r.runConnCeiling(count)
+}
+
+// runConnCeiling measures the connection ceiling (bench.RunConnCeiling:
+// the same connections and bytes as the handshakes, without the protocol)
+// with the same count and concurrency.
+func (r *runner) runConnCeiling(count int) {
+	r.connCeiling = series{Name: "connection ceiling", Unit: "connections/s"}
+	logf("connection ceiling: %d connections, 16 at a time, carrying a handshake's bytes between two epoll loops", count)
+	for rep := 1; rep <= r.reps; rep++ {
+		srv, err := startServer("conn-ceiling-recv", []string{r.self, "conn-ceiling-recv"}, nil, readyAddr)
+		if err != nil {
+			r.connCeiling.Failed = err.Error()
+			logf("  failed: %v", err)
+			return
+		}
+		o := runSender([]string{r.self, "conn-ceiling-send", "--connect", srv.addr, "--count", strconv.Itoa(count), "--conns", "16",
+			"--timeout", "120"}, 150*time.Second)
+		srv.stop()
+		if o.err != nil {
+			r.connCeiling.Failed = o.err.Error()
+			logf("  failed: %v", o.err)
+			return
+		}
+		v := num(o.fields["handshakes_per_s"])
+		r.connCeiling.Values = append(r.connCeiling.Values, v)
+		logf("  rep %d/%d: %s connections/s", rep, r.reps, group(v))
+	}
 }
 
 // runIdle opens idle authenticated connections from this process to an
@@ -904,6 +937,7 @@ type saved struct {
 	Handshakes      series            `json:"handshakes"`
 	HandshakesAgain series            `json:"handshakes_second_batch"`
 	HandshakesCount int               `json:"handshakes_count"`
+	ConnCeiling     series            `json:"connection_ceiling"`
 	Idle            series            `json:"idle"`
 	IdleDetail      *bench.IdleMemory `json:"idle_detail"`
 	Load1End        float64           `json:"loadavg1_end"`
@@ -924,6 +958,7 @@ func (r *runner) load(path string) error {
 	}
 	r.machine, r.quick, r.reps, r.seconds, r.spin = v.Machine, v.Quick, v.Reps, v.Seconds, v.Spin
 	r.handshakes, r.handshakesAgain, r.handshakesCount = v.Handshakes, v.HandshakesAgain, v.HandshakesCount
+	r.connCeiling = v.ConnCeiling
 	r.idle, r.idleDetail = v.Idle, v.IdleDetail
 	r.done.duration, r.done.load1 = v.Duration, v.Load1End
 	r.perlNode = v.PerlNode
@@ -949,7 +984,7 @@ func (r *runner) write(dir string) error {
 	}
 	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
 		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
-		Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
+		ConnCeiling: r.connCeiling, Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
 		PerlNode: r.perlNode}
 	j, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {

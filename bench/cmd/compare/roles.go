@@ -22,6 +22,8 @@ import (
 //	compare std-node --listen ADDR --nodeid ID --secret S
 //	compare ceiling-recv --listen ADDR
 //	compare ceiling-send --connect ADDR --mode sink|ping --framing F --size B --count N
+//	compare conn-ceiling-recv --listen ADDR
+//	compare conn-ceiling-send --connect ADDR --count N --conns C
 //	compare spin   (run under nice -n 19: keeps idle CPUs from halting)
 //
 // Receivers print "READY ADDR" and run until SIGINT/SIGTERM; the sender
@@ -36,7 +38,8 @@ func runRole(role string, args []string) int {
 	fs.StringVar(&co.Mode, "mode", "sink", "sink or ping (ceiling-send)")
 	fs.StringVar(&co.Framing, "framing", "json", "whose frames (ceiling-send)")
 	fs.IntVar(&co.Size, "size", 20, "payload bytes (ceiling-send)")
-	fs.IntVar(&co.Count, "count", 100000, "frames or round trips (ceiling-send)")
+	fs.IntVar(&co.Count, "count", 100000, "frames or round trips (ceiling-send), connections (conn-ceiling-send)")
+	conns := fs.Int("conns", 16, "concurrent connections (conn-ceiling-send)")
 	timeout := fs.Float64("timeout", 120, "seconds (ceiling-send)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -69,6 +72,20 @@ func runRole(role string, args []string) int {
 		waitSignal()
 		ln.Close()
 		return 0
+	case "conn-ceiling-recv":
+		s, err := bench.ListenConnCeiling(*listen)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conn-ceiling-recv:", err)
+			return 1
+		}
+		go s.Serve()
+		fmt.Printf("READY %s\n", s.Addr())
+		waitSignal()
+		s.Close()
+		return 0
+	case "conn-ceiling-send":
+		res, err := bench.RunConnCeiling(co.Connect, co.Count, *conns, time.Duration(*timeout*float64(time.Second)))
+		return printResult(role, res, err)
 	case "spin":
 		// A busy loop per CPU, started under nice 19 by the comparison
 		// during the ping groups: it keeps the virtual CPUs from halting
@@ -86,22 +103,27 @@ func runRole(role string, args []string) int {
 	case "ceiling-send":
 		co.Timeout = time.Duration(*timeout * float64(time.Second))
 		res, err := bench.RunCeiling(co)
-		if res != nil {
-			var b strings.Builder
-			b.WriteString("RESULT")
-			for _, f := range res.Fields {
-				fmt.Fprintf(&b, " %s=%s", f.Key, plain(f.Value))
-			}
-			fmt.Println(b.String())
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "ceiling-send:", err)
-			return bench.ExitStatus(err)
-		}
-		return 0
+		return printResult(role, res, err)
 	}
 	fmt.Fprintf(os.Stderr, "compare: unknown role %q\n", role)
 	return 2
+}
+
+// printResult prints a sender's RESULT line and returns its exit status.
+func printResult(role string, res *bench.Result, err error) int {
+	if res != nil {
+		var b strings.Builder
+		b.WriteString("RESULT")
+		for _, f := range res.Fields {
+			fmt.Fprintf(&b, " %s=%s", f.Key, plain(f.Value))
+		}
+		fmt.Println(b.String())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, role+":", err)
+		return bench.ExitStatus(err)
+	}
+	return 0
 }
 
 func waitSignal() {
