@@ -408,7 +408,7 @@ func (c *conn) send(port string, args []any) error {
 	before := len(ob.out)
 	var err error
 	ob.out, err = codecs[c.txi].AppendMessage(ob.out, port, args)
-	if err == nil && len(ob.out)-before > maxBacklog {
+	if err == nil && len(ob.out)-before > c.n.maxMessage {
 		err = ErrMessageTooLarge
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -75,5 +76,34 @@ func TestConnHotFields(t *testing.T) {
 	if gap := unsafe.Sizeof(c) - last + first; gap < 64 {
 		t.Errorf("hot fields at [%d, %d) of %d bytes: %d bytes apart from the next conn's, want >= 64",
 			first, last, unsafe.Sizeof(c), gap)
+	}
+}
+
+// TestSendTooLarge: Send refuses a message that encodes to more than the
+// limit (512 MiB; lowered here) with ErrMessageTooLarge, keeps neither its
+// bytes nor the room they took, and the link goes on carrying messages.
+func TestSendTooLarge(t *testing.T) {
+	a := startNode(t, "big-a", Config{})
+	b := startNode(t, "big-b", Config{})
+	a.maxMessage = 4096
+	got, port := newCollector(t, b.Node, "c")
+	a.Connect(b.Addrs()[0])
+	a.waitEvent(t, "big-b", true, 5*time.Second)
+	if err := a.Send(port, strings.Repeat("x", 4200)); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("Send of 4,200 bytes with a 4,096-byte limit: %v, want ErrMessageTooLarge", err)
+	}
+	if err := a.Send(port, strings.Repeat("y", 4000)); err != nil {
+		t.Fatalf("Send of 4,000 bytes: %v", err)
+	}
+	if m := got.next(t, 5*time.Second); len(m) != 1 || m[0] != strings.Repeat("y", 4000) {
+		t.Fatalf("received %.40q..., want the 4,000 y", m)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("the refused message arrived: %.40q...", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if s := a.Stats(); s.Sent != 1 {
+		t.Fatalf("Stats().Sent = %d, want 1 (the refused message is not counted)", s.Sent)
 	}
 }

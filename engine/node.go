@@ -51,11 +51,14 @@ type Node struct {
 	readers   readerPools
 	closing   atomic.Bool
 	enrolling atomic.Int32 // accepted sockets waiting for an event loop (acceptLoop)
-	started   atomic.Bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	stats     counters
-	nodePorts nodePortState
+	// maxMessage is the largest encoded message Send takes: maxBacklog
+	// (tests lower it).
+	maxMessage int
+	started    atomic.Bool
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	stats      counters
+	nodePorts  nodePortState
 }
 
 // counters are the node's statistics.
@@ -109,7 +112,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, stop: make(chan struct{})}
+	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, stop: make(chan struct{}), maxMessage: maxBacklog}
 	n.ports.prefix = randomToken(6) + "."
 	n.readers.init(framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize})
 	var err error
