@@ -47,10 +47,9 @@ type Node struct {
 
 	logSecond, logCount, logSuppressed atomic.Int64 // logLimited's state
 
-	hsConfig  hsConfig
-	readers   readerPools
-	closing   atomic.Bool
-	enrolling atomic.Int32 // accepted sockets waiting for an event loop (acceptLoop)
+	hsConfig hsConfig
+	readers  readerPools
+	closing  atomic.Bool
 	// maxMessage is the largest encoded message Send takes: maxBacklog
 	// (tests lower it).
 	maxMessage int
