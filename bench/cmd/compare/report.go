@@ -144,7 +144,8 @@ func (r *runner) markdown() string {
 			lo, hi := minMax(c.Values)
 			w("\nThe connection ceiling (`compare conn-ceiling-send` -> `conn-ceiling-recv`): the same number of connections, 16 at a time, each carrying the bytes of one unit above "+
 				"(the same sizes in the same order: greetings, auth lines, echo request and answer) between two single-goroutine epoll loops that parse, hash and route nothing: "+
-				"**%s connections/s** (min–max %s–%s). The handshakes reach %s of it; the rest of a handshake's cost is the kernel's TCP setup and teardown.\n",
+				"**%s connections/s** (min–max %s–%s). The handshakes reach %s of it. The ceiling pays only the kernel's TCP setup, transfer and teardown; "+
+				"the gap is the protocol (parsing, HMAC), the Go runtime and the hand-off of each socket from Go's net to gnet.\n",
 				group(median(c.Values)), group(lo), group(hi), pct(median(r.handshakes.Values), median(c.Values)))
 		}
 	} else {
