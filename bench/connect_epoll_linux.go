@@ -12,8 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// run drives the units of a connect run; on Linux with epoll.
-func (r *connectRun) run(ctx context.Context) error { return r.runEpoll(ctx) }
+// run drives the units of a connect run; on Linux with epoll when the
+// target is an IP address (a host name goes to the net driver, which tries
+// each of its addresses as net.Dial does).
+func (r *connectRun) run(ctx context.Context) error {
+	if host, _, err := net.SplitHostPort(r.o.Connect); err == nil && net.ParseIP(host) != nil {
+		return r.runEpoll(ctx)
+	}
+	return r.runNet(ctx)
+}
 
 // epollSlot is one of the concurrent connections of the epoll driver.
 type epollSlot struct {
@@ -156,9 +163,9 @@ func (s *epollSlot) open(ep int, family int, sa unix.Sockaddr, peer string, time
 	}
 	s.fd, s.deadline = fd, time.Now().Add(timeout)
 	s.pending = nil
-	if err := s.write(greeting); err != nil {
+	if err := s.write(greeting); err != nil { // a refused connection shows here
 		s.fd = -1
-		return fail("write", err)
+		return fail("connect", err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: s.idx}
 	if s.pending != nil {
