@@ -80,8 +80,8 @@ func TestConnHotFields(t *testing.T) {
 }
 
 // TestSendTooLarge: Send refuses a message that encodes to more than the
-// limit (512 MiB; lowered here) with ErrMessageTooLarge, keeps neither its
-// bytes nor the room they took, and the link goes on carrying messages.
+// limit (512 MiB; lowered here) with ErrMessageTooLarge, sends none of its
+// bytes and does not count it, and the link goes on carrying messages.
 func TestSendTooLarge(t *testing.T) {
 	a := startNode(t, "big-a", Config{})
 	b := startNode(t, "big-b", Config{})
