@@ -25,8 +25,8 @@ func unitTimeout(o *Options) time.Duration { return min(o.Timeout, 10*time.Secon
 // the configuration (whose secret-derived keys are computed once), and it
 // pipelines what the protocol allows: the greeting leaves as soon as the
 // connection is up, and the echo request goes out in the same write as our
-// auth line. The drivers (connector.once over net, the epoll driver on
-// Linux) move its bytes.
+// auth line. The drivers (overNet, and runEpoll on Linux) move its
+// bytes.
 type unit struct {
 	base     *handshake.Config
 	hs       *handshake.Handshake
