@@ -167,15 +167,21 @@ func (s *epollSlot) open(ep int, family int, sa unix.Sockaddr, peer string, time
 		s.fd = -1
 		return fail("connect", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: s.idx}
-	if s.pending != nil {
-		ev.Events |= unix.EPOLLOUT
-	}
-	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := s.watch(ep, unix.EPOLL_CTL_ADD); err != nil {
 		s.fd = -1
 		return fail("epoll_ctl", err)
 	}
 	return nil
+}
+
+// watch registers s with epoll (op ADD) or updates it (MOD): always for
+// reading, and for writing while bytes are pending.
+func (s *epollSlot) watch(ep, op int) error {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: s.idx}
+	if s.pending != nil {
+		ev.Events |= unix.EPOLLOUT
+	}
+	return unix.EpollCtl(ep, op, s.fd, &ev)
 }
 
 // write sends b, keeping in s.pending what the socket does not take yet
@@ -215,8 +221,7 @@ func (s *epollSlot) flush(ep int) error {
 		return err
 	}
 	if s.pending == nil {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: s.idx}
-		return unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, s.fd, &ev)
+		return s.watch(ep, unix.EPOLL_CTL_MOD)
 	}
 	return nil
 }
@@ -243,12 +248,12 @@ func (s *epollSlot) handle(events uint32, ep int) (finished bool, err error) {
 	}
 	out, fin, err := s.u.received(m)
 	if len(out) > 0 {
+		wasPending := s.pending != nil
 		if werr := s.write(out); werr != nil && err == nil {
 			err = werr
 		}
-		if s.pending != nil && err == nil {
-			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLOUT, Fd: s.idx}
-			err = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, s.fd, &ev)
+		if s.pending != nil && !wasPending && err == nil {
+			err = s.watch(ep, unix.EPOLL_CTL_MOD)
 		}
 	}
 	return fin && err == nil, err
