@@ -16,15 +16,12 @@ import (
 // are closed at once, so existing connections keep working.
 func (n *Node) acceptLoop(ln net.Listener) {
 	defer n.wg.Done()
-	// gnet's Enroll waits until the event loop has taken the socket.
-	// Waiting here would put this loop to sleep and wake it again for
-	// every connection; a few workers wait instead, so that this loop
-	// drains the accept queue while the event loops take sockets in
-	// batches (a fifth less node CPU per connection in a storm of short
-	// connections; 8 workers did better than 4 or 16). A fixed set of
-	// workers rather than a goroutine per socket: goroutine stacks made
-	// and dropped by the thousand in a burst cost an idle node ~100 bytes
-	// of RSS per connection. A full queue makes this loop wait.
+	// gnet's Enroll waits until the event loop has taken the socket. A
+	// few workers wait instead, so that this loop drains the accept queue
+	// while the event loops take sockets in batches. The workers are a
+	// fixed set because goroutines made and dropped by the thousand in a
+	// burst leave their stacks in the runtime's free lists, which an idle
+	// node then keeps. A full queue makes this loop wait.
 	q := make(chan enrollment, enrollQueue)
 	var workers sync.WaitGroup
 	for range enrollWorkers {

@@ -133,12 +133,11 @@ type handshaking struct {
 // messages; spare is the buffer the transport last wrote, kept for reuse.
 // A connection quiet for a second lets both go (releaseBuffers).
 //
-// out starts in first, so that the output of a handshake (about 400
-// bytes: our greeting and auth lines) and of a quiet connection's
-// occasional message costs one allocation, in a size class (512 bytes)
-// that no long-lived object of a connection shares: short-lived objects
-// in the classes of conn, peer and gnet's connection leave those classes'
-// spans part empty once they are freed, which an idle node then keeps.
+// out starts in first, so that a handshake's output and a quiet
+// connection's occasional message cost one allocation. The struct fills
+// the 512-byte size class, which no long-lived object of a connection
+// uses: short-lived objects in the classes of long-lived ones leave those
+// spans part empty once freed.
 type outBufs struct {
 	out, spare []byte
 	// sent counts the messages encoded since the buffers were made; the
@@ -462,10 +461,9 @@ func (c *conn) takeOut() []byte {
 	c.mu.Lock()
 	ob := c.ob
 	if ob == nil || len(ob.out) == 0 {
-		// Nothing to write: keep both buffers. (Handing over an empty
-		// one, which the transport does not give back, made the next
-		// send grow a new buffer from nothing, copying and page-faulting
-		// its way up to megabytes under load.)
+		// Nothing to write: keep both buffers (the transport gives back
+		// only what it wrote; an empty buffer handed over would be lost
+		// and the next sends would grow a new one from nothing).
 		c.mu.Unlock()
 		return nil
 	}

@@ -229,31 +229,6 @@ func (n *Node) connList() []*conn { return n.appendConns(nil) }
 // appendConns appends every open connection to dst.
 func (n *Node) appendConns(dst []*conn) []*conn { return n.conns.appendTo(dst) }
 
-// Connect opens a connection to addr (host:port) in the background, like
-// a seed that is tried once.
-func (n *Node) Connect(addr string) {
-	go n.dial(addr, nil)
-}
-
-// dial connects to addr and starts the handshake; p is the peer the
-// address belongs to, if known.
-func (n *Node) dial(addr string, p *peer) {
-	d := net.Dialer{Timeout: n.cfg.MonitorTimeout, KeepAliveConfig: n.keepAlive()}
-	c, err := d.Dial("tcp", addr)
-	if p != nil {
-		p.dialDone(addr)
-	}
-	if err != nil {
-		n.log.Debug("connect failed", "addr", addr, "err", err)
-		return
-	}
-	if n.closing.Load() {
-		c.Close()
-		return
-	}
-	n.startConn(c, addr)
-}
-
 // emit reports a node event.
 func (n *Node) emit(ev NodeEvent) {
 	// Rate-limited: a burst of thousands of nodes coming and going (a

@@ -3,11 +3,12 @@ package engine
 import (
 	"fmt"
 
-	"github.com/aemp-go/aemp/engine/handshake"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/aemp-go/aemp/engine/handshake"
 )
 
 // Handler receives the messages of a port. Handlers of one port may run

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"net"
+	"time"
+
+	"github.com/aemp-go/aemp/engine/handshake"
+)
+
+// connectPeer starts connection attempts to every known address of p
+// that has none in progress; with force, even if one was made recently.
+func (n *Node) connectPeer(p *peer, force bool) {
+	if n.closing.Load() || p.conn.Load() != nil {
+		return
+	}
+	p.mu.Lock()
+	now := monoNow()
+	e := p.ext
+	if e == nil || len(e.addrs) == 0 || !force && time.Duration(now-e.lastAttempt) < n.cfg.ConnectInterval {
+		p.mu.Unlock()
+		return
+	}
+	var todo []string
+	for _, a := range e.addrs {
+		if !e.dialing[a] {
+			if e.dialing == nil {
+				e.dialing = map[string]bool{}
+			}
+			e.dialing[a] = true
+			todo = append(todo, a)
+		}
+	}
+	if len(todo) > 0 {
+		e.lastAttempt = now
+	}
+	p.mu.Unlock()
+	for _, a := range todo {
+		go n.dial(a, p)
+	}
+}
+
+// checkPeers drops queues older than monitor-timeout and reconnects seeds.
+func (n *Node) checkPeers(now time.Time, peers []*peer) {
+	mono := monoAt(now)
+	for _, p := range peers {
+		if p.conn.Load() != nil {
+			continue
+		}
+		p.mu.Lock()
+		// A 1.x node gives up on an unreachable node after
+		// monitor-timeout, a 2.x node after connect-interval; we follow
+		// the generation the node showed last (1.x when never seen).
+		wait, reason := n.cfg.MonitorTimeout, ReasonUnableToConnect
+		if p.gen == handshake.Gen2 {
+			wait, reason = n.cfg.ConnectInterval, ReasonConnectTimeout
+			if len(p.rx().addrs) == 0 {
+				reason = ReasonNoKnownAddress
+			}
+		}
+		var dropped int
+		if e := p.ext; e != nil && len(e.queue) > 0 && time.Duration(mono-e.queuedSince) >= wait {
+			dropped = len(e.queue)
+			n.queuedBytes.Add(-int64(e.queueBytes))
+			e.queue, e.queueBytes = nil, 0
+			p.trimExt()
+		}
+		seed, waiting := p.seed, len(p.rx().queue) > 0
+		id := p.id
+		// Forget a node that has been idle for monitor-timeout, so that
+		// node IDs seen once (anonymous nodes, made-up destinations) do
+		// not accumulate.
+		forget := !seed && !waiting && len(p.rx().dialing) == 0 && p.id != "" &&
+			sinceMillis(millisOf(mono), p.downSince) >= n.cfg.MonitorTimeout
+		if forget {
+			p.gone = true
+		}
+		p.mu.Unlock()
+		if dropped > 0 {
+			n.stats.dropped.Add(int64(dropped))
+			n.emit(NodeEvent{Node: id, Reason: reason})
+			n.nodePorts.nodeDown(n, id, reason)
+		}
+		if forget {
+			n.peers.delete(id, p)
+			continue
+		}
+		if seed || waiting {
+			n.connectPeer(p, false)
+		}
+	}
+}
+
+// Connect opens a connection to addr (host:port) in the background, like
+// a seed that is tried once.
+func (n *Node) Connect(addr string) {
+	go n.dial(addr, nil)
+}
+
+// dial connects to addr and starts the handshake; p is the peer the
+// address belongs to, if known.
+func (n *Node) dial(addr string, p *peer) {
+	d := net.Dialer{Timeout: n.cfg.MonitorTimeout, KeepAliveConfig: n.keepAlive()}
+	c, err := d.Dial("tcp", addr)
+	if p != nil {
+		p.dialDone(addr)
+	}
+	if err != nil {
+		n.log.Debug("connect failed", "addr", addr, "err", err)
+		return
+	}
+	if n.closing.Load() {
+		c.Close()
+		return
+	}
+	n.startConn(c, addr)
+}
