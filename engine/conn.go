@@ -303,24 +303,15 @@ func (c *conn) consume(in []byte) (int, error) {
 		c.rd = rd
 	}
 	msgs := int64(0)
-	defer func() { c.n.stats.received.Add(msgs) }()
-	for used < len(in) {
-		var n int
-		var err error
-		// Decoding into a field, not a local, keeps the Message off the
-		// heap: one allocation per received message less.
-		rd.cur, n, err = rd.dec.Next(in[used:])
-		if err != nil {
-			return used, err
-		}
-		if n == 0 {
-			break
-		}
-		used += n
-		msgs++
-		c.dispatch(rd, &rd.cur)
+	var err error
+	for again := true; again; {
+		used, again, err = c.dispatchFrames(rd, in, used, &msgs)
 	}
+	c.n.stats.received.Add(msgs)
 	rd.cur = framing.Message{}
+	if err != nil {
+		return used, err
+	}
 	if used == len(in) && c.rd == rd { // on a frame boundary: nothing to remember
 		c.rd = nil
 		c.n.readers.put(rd)
@@ -352,6 +343,41 @@ func (c *conn) handshakeDone() error {
 	return nil
 }
 
+// dispatchFrames routes the complete frames of in[used:] to their ports
+// and returns how far it got. A port handler that panics is contained:
+// its port is killed with reason ("die", TEXT), as a Perl node does, and
+// again reports that the frames after it are still to be routed. One
+// recover per read, not per message, keeps the hot path as it was.
+func (c *conn) dispatchFrames(rd *reader, in []byte, used int, msgs *int64) (_ int, again bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p := rd.running
+			rd.running = nil
+			rd.msg.fm, rd.msg.args = nil, nil
+			if p == nil { // not a handler: a bug of ours; it ends this connection only
+				c.n.logPanic("internal error while routing a message; connection closed", v, "node", c.nodeID())
+				err = fmt.Errorf("internal error: %v", v)
+				return
+			}
+			c.n.handlerPanicked(p, v)
+			again = true
+		}
+	}()
+	for used < len(in) {
+		var n int
+		// Decoding into a field, not a local, keeps the Message off the
+		// heap: one allocation per received message less.
+		rd.cur, n, err = rd.dec.Next(in[used:])
+		if err != nil || n == 0 {
+			return used, false, err
+		}
+		used += n
+		*msgs++
+		c.dispatch(rd, &rd.cur)
+	}
+	return used, false, nil
+}
+
 // dispatch routes one inbound message to its port.
 func (c *conn) dispatch(rd *reader, m *framing.Message) {
 	n := c.n
@@ -367,7 +393,9 @@ func (c *conn) dispatch(rd *reader, m *framing.Message) {
 	}
 	rd.msg.fm = m
 	rd.msg.args = nil
+	rd.running = p
 	p.handler(&rd.msg)
+	rd.running = nil
 	rd.msg.fm, rd.msg.args = nil, nil
 }
 

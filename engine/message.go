@@ -70,5 +70,5 @@ func (n *Node) deliverLocal(port string, args []any) {
 	if args == nil {
 		args = []any{}
 	}
-	p.handler(&Message{source: n.id, args: args, local: true})
+	n.callHandler(p, &Message{source: n.id, args: args, local: true})
 }

@@ -240,7 +240,7 @@ func (n *Node) emit(ev NodeEvent) {
 		n.logLimited("node down", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
 	}
 	if f := n.cfg.OnNodeEvent; f != nil {
-		f(ev)
+		n.safely("OnNodeEvent hook", func() { f(ev) })
 	}
 }
 
@@ -345,10 +345,10 @@ func (n *Node) checkConns(now time.Time, conns []*conn) {
 	}
 }
 
-// logLimited logs at Info level, at most logBurst lines per second; the
-// number of lines left out is logged with the next line that gets through.
-// A flood of failing connections cannot flood the log.
-func (n *Node) logLimited(msg string, args ...any) {
+// logAllowed counts a rate-limited log line and reports whether it may be
+// written (at most logBurst a second); a line left out is counted in
+// logSuppressed.
+func (n *Node) logAllowed() bool {
 	sec := time.Now().Unix()
 	if n.logSecond.Load() != sec {
 		n.logSecond.Store(sec)
@@ -356,12 +356,9 @@ func (n *Node) logLimited(msg string, args ...any) {
 	}
 	if n.logCount.Add(1) > logBurst {
 		n.logSuppressed.Add(1)
-		return
+		return false
 	}
-	if s := n.logSuppressed.Swap(0); s > 0 {
-		args = append(args, "suppressed_before", s)
-	}
-	n.log.Info(msg, args...)
+	return true
 }
 
 // logBurst is how many rate-limited lines logLimited writes per second.

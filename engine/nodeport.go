@@ -44,7 +44,7 @@ func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 		n.sendTo(node, "", []any{"mon1", port})
 	}
 	if (node == n.id || node == "") && port != "" && n.ports.lookup([]byte(port)) == nil {
-		s.fire(portID, []any{"no_such_port", "cannot monitor nonexistent port", n.id + "#" + port})
+		s.fire(n, portID, []any{"no_such_port", "cannot monitor nonexistent port", n.id + "#" + port})
 	}
 	return func() {
 		s.mu.Lock()
@@ -68,14 +68,15 @@ func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 	}
 }
 
-// fire calls and removes every monitor of key.
-func (s *nodePortState) fire(key string, reason []any) {
+// fire calls and removes every monitor of key. A callback that panics is
+// contained: the others still run.
+func (s *nodePortState) fire(n *Node, key string, reason []any) {
 	s.mu.Lock()
 	l := s.watches[key]
 	delete(s.watches, key)
 	s.mu.Unlock()
 	for _, w := range l {
-		w.cb(reason)
+		n.safely("monitor callback", func() { w.cb(reason) })
 	}
 }
 
@@ -92,7 +93,7 @@ func (s *nodePortState) nodeDown(n *Node, node, reason string) {
 	}
 	s.mu.Unlock()
 	for _, k := range keys {
-		s.fire(k, []any{"transport_error", node, reason})
+		s.fire(n, k, []any{"transport_error", node, reason})
 	}
 	n.ports.mu.Lock()
 	for _, p := range n.ports.load() {
@@ -151,7 +152,7 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 			n.ports.mu.Unlock()
 		}
 	case "kil0":
-		n.nodePorts.fire(src+"#"+str(0), append([]any{}, a[min(1, len(a)):]...))
+		n.nodePorts.fire(n, src+"#"+str(0), append([]any{}, a[min(1, len(a)):]...))
 	case "kil", "kil1": // 1.x and 2.x names of the same request
 		if port := str(0); port != "" {
 			n.Kill(n.id+"#"+port, a[min(1, len(a)):]...)

@@ -59,11 +59,28 @@ func (t *portTable) add(p *port) bool {
 func (t *portTable) remove(name string) *port {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old := t.load()
-	p, ok := old[name]
+	p, ok := t.load()[name]
 	if !ok {
 		return nil
 	}
+	t.drop(name)
+	return p
+}
+
+// removePort deletes p if it is still the port registered under its name.
+func (t *portTable) removePort(p *port) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.load()[p.name] != p {
+		return false
+	}
+	t.drop(p.name)
+	return true
+}
+
+// drop replaces the map with one without name; t.mu must be held.
+func (t *portTable) drop(name string) {
+	old := t.load()
 	m := make(map[string]*port, len(old))
 	for k, v := range old {
 		if k != name {
@@ -71,7 +88,6 @@ func (t *portTable) remove(name string) *port {
 		}
 	}
 	t.m.Store(&m)
-	return p
 }
 
 func (t *portTable) load() map[string]*port {
@@ -128,18 +144,28 @@ func (n *Node) Kill(portID string, reason ...any) {
 		n.sendTo(node, "", append([]any{req, name}, reason...))
 		return
 	}
-	p := n.ports.remove(name)
-	if p == nil {
-		return
+	if p := n.ports.remove(name); p != nil {
+		n.portKilled(p, reason)
 	}
+}
+
+// killPort kills the local port p (if it is still registered) with reason.
+func (n *Node) killPort(p *port, reason []any) {
+	if n.ports.removePort(p) {
+		n.portKilled(p, reason)
+	}
+}
+
+// portKilled tells the monitors of p, a port just removed, that it died.
+func (n *Node) portKilled(p *port, reason []any) {
 	n.ports.mu.Lock()
 	mons := p.monitors
 	p.monitors = nil
 	n.ports.mu.Unlock()
 	for node := range mons {
-		n.sendNodePort(node, append([]any{"kil0", name}, reason...)...)
+		n.sendNodePort(node, append([]any{"kil0", p.name}, reason...)...)
 	}
-	n.nodePorts.fire(n.id+"#"+name, reason)
+	n.nodePorts.fire(n, n.id+"#"+p.name, reason)
 }
 
 // lookup finds a port by name without allocating.

@@ -27,7 +27,10 @@ type reader struct {
 	dec  *framing.Decoder
 	cur  framing.Message
 	msg  Message
-	kind uint8 // index into codecs
+	// running is the port whose handler is running, so that a panic can
+	// be pinned on it (see dispatchFrames).
+	running *port
+	kind    uint8 // index into codecs
 }
 
 // readerPools keeps idle readers per framing, so that only connections in

@@ -23,8 +23,8 @@
 # --framing lists the framings offered, in preference order (default json);
 # it sends the first of the peer's framings that is in LIST and reads what the
 # peer's auth line announces.
-# Every message received for a port other than echo/sink is printed to stdout as
-# one line "RECV <json>". "READY <host:port>" is printed once listening,
+# Every message received for a port other than echo/sink (node-port requests
+# included) is printed to stdout as one line "RECV <json>". "READY <host:port>" is printed once listening,
 # "UP <peer nodeid> <peer framing>" once a connection is authenticated.
 use strict;
 use warnings;
@@ -78,7 +78,7 @@ sub handle_message {
    } elsif ($port eq "echo") {
       my (undef, $reply, @args) = @$msg;
       $hdl->push_write($sframing => [portname($reply), @args]) if defined $reply;
-   } elsif ($port ne "") {
+   } else {
       print "RECV ", $json->encode($msg), "\n";
    }
 }
