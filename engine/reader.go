@@ -24,9 +24,9 @@ func codecIndex(c framing.Codec) uint8 {
 // the peer's framing, the frame being dispatched and the Message handed to
 // handlers (reused for every message).
 type reader struct {
-	dec  *framing.Decoder
-	cur  framing.Message
-	msg  Message
+	dec *framing.Decoder
+	cur framing.Message
+	msg Message
 	// running is the port whose handler is running, so that a panic can
 	// be pinned on it (see dispatchFrames).
 	running *port
