@@ -23,24 +23,27 @@ func (n *Node) attach(c *conn, id, dialAddr string, res *handshake.Result) {
 		c.closeWith(ReasonSwitched)
 		return
 	}
-	old := p.conn.Swap(c)
-	var q []queued
-	if e := p.ext; e != nil {
-		q = e.queue
+	// What was queued goes first, before the connection is published: a
+	// Send that sees it comes after the queue, and a Send meanwhile waits
+	// for p.mu in enqueue.
+	if e := p.ext; e != nil && len(e.queue) > 0 {
+		n.sendQueued(c, e.queue)
 		n.queuedBytes.Add(-int64(e.queueBytes))
 		e.queue, e.queueBytes = nil, 0
 		p.trimExt()
 	}
+	old := p.conn.Swap(c)
 	p.gen = int8(res.Generation)
+	p.txCodec = c.txi + 1
 	p.mu.Unlock()
+	n.stats.handshakes.Add(1)
 	if old != nil && old != c {
 		old.closeWith(ReasonSwitched)
+	} else {
+		n.stats.nodesUp.Add(1)
 	}
 	n.emit(NodeEvent{Node: id, Up: true, Addr: c.addr(),
 		Auth: res.PeerAuth, SendFraming: res.SendFraming, RecvFraming: res.RecvFraming})
-	for _, m := range q {
-		c.send(m.port, m.args)
-	}
 }
 
 // adoptAddr records that addr, which we dialled, belongs to p's node: the
@@ -88,6 +91,7 @@ func (n *Node) detach(c *conn, reason string) {
 		return
 	}
 	if p.conn.CompareAndSwap(c, nil) {
+		n.stats.nodesUp.Add(-1)
 		p.mu.Lock()
 		p.downSince = monoMillis()
 		p.mu.Unlock()

@@ -87,13 +87,25 @@ type Config struct {
 	Provider string
 }
 
-// NodeEvent reports a change of another node's connection.
+// NodeEvent reports a change of another node's connection, or a failed
+// attempt to connect to one.
 type NodeEvent struct {
+	// Node is the other node's ID. For a failed attempt whose peer did
+	// not say who it is, the address dialled.
 	Node string
-	Up   bool
-	// Reason says why the node went down, in AnyEvent::MP's words
-	// ("Unexpected end-of-file", "unable to connect", ...).
+	// Up is true when an authenticated connection to Node came up.
+	Up bool
+	// Attempt is true for a connection attempt of ours that failed in the
+	// handshake (Up is false): the node was not up before and is not now.
+	// Such events come once per failed attempt, as soon as it fails.
+	Attempt bool
+	// Reason says why the node went down or the attempt failed, in
+	// AnyEvent::MP's words ("Unexpected end-of-file", "unable to
+	// connect", "authentication failure/shared secret mismatch", ...).
 	Reason string
+	// Err is the error behind a failed attempt, for errors.Is (for
+	// example ErrAuthFailed); nil otherwise.
+	Err error
 	// Addr is the remote address of the connection.
 	Addr string
 	// For Up events: the auth method the peer used, the framing we send

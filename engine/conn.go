@@ -113,7 +113,7 @@ type conn struct {
 	// and cleared on the driver's goroutine; housekeeping reads its
 	// deadline.
 	hs         atomic.Pointer[handshaking]
-	reason     *string // why the connection ends (first one wins); set once, on closing
+	cause      *closeCause // why the connection ends (first one wins); set once, on closing
 	state      atomic.Int32
 	setIdx     int32 // index in the node's connSet (guarded by its mutex)
 	closedFlag bool  // guarded by mu
@@ -140,10 +140,13 @@ type handshaking struct {
 // spans part empty once freed.
 type outBufs struct {
 	out, spare []byte
-	// sent counts the messages encoded since the buffers were made; the
-	// count moves to the node's when they go.
-	sent  int64
-	first [512 - 56]byte
+	// sent and bytes count the messages encoded and the bytes handed to
+	// the transport since the buffers were made; the counts move to the
+	// node's when they go.
+	sent, bytes int64
+	// queued counts the messages in out.
+	queued int64
+	first  [512 - 72]byte
 }
 
 // newOutBufs returns empty output buffers.
@@ -272,8 +275,8 @@ func (c *conn) authenticated() bool { return c.state.Load() == stData }
 // consume processes inbound bytes and returns how many it used. Bytes of
 // an incomplete frame are left for the next call. On an error the
 // connection must be closed; nothing after the failing point was used.
-func (c *conn) consume(in []byte) (int, error) {
-	used := 0
+func (c *conn) consume(in []byte) (used int, err error) {
+	defer func() { c.n.stats.recvBytes.Add(int64(used)) }()
 	if c.state.Load() == stHandshake {
 		hs := c.hs.Load()
 		st, err := hs.Feed(in)
@@ -303,7 +306,6 @@ func (c *conn) consume(in []byte) (int, error) {
 		c.rd = rd
 	}
 	msgs := int64(0)
-	var err error
 	for again := true; again; {
 		used, again, err = c.dispatchFrames(rd, in, used, &msgs)
 	}
@@ -424,6 +426,7 @@ func (c *conn) outBufs() *outBufs {
 func (c *conn) send(port string, args []any) error {
 	if c.backlog() > int64(c.n.cfg.HighWaterMark) {
 		c.wakeWriter() // refresh the transport's figure
+		c.n.stats.backpressure.Add(1)
 		return ErrBackpressure
 	}
 	c.mu.Lock()
@@ -447,6 +450,25 @@ func (c *conn) send(port string, args []any) error {
 		return err
 	}
 	ob.sent++
+	ob.queued++
+	c.pending.Store(int32(len(ob.out)))
+	c.mu.Unlock()
+	c.wakeWriter()
+	return nil
+}
+
+// sendFrame queues an encoded message (one frame of the connection's
+// framing) like send.
+func (c *conn) sendFrame(frame []byte) error {
+	c.mu.Lock()
+	if c.closedFlag {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	ob := c.outBufs()
+	ob.out = append(ob.out, frame...)
+	ob.sent++
+	ob.queued++
 	c.pending.Store(int32(len(ob.out)))
 	c.mu.Unlock()
 	c.wakeWriter()
@@ -498,6 +520,8 @@ func (c *conn) takeOut() []byte {
 	b := ob.out
 	ob.out = ob.spare
 	ob.spare = nil
+	ob.bytes += int64(len(b))
+	ob.queued = 0
 	// The bytes move from pending to the transport's account before
 	// pending drops, so that Send never sees them in neither.
 	c.buffered.Add(int32(len(b)))
@@ -542,20 +566,21 @@ func (c *conn) releaseBuffers() {
 func (c *conn) dropOutBufs() {
 	if ob := c.ob; ob != nil {
 		c.n.stats.sent.Add(ob.sent)
+		c.n.stats.sentBytes.Add(ob.bytes)
 		c.ob = nil
-		c.n.stats.sentMoves.Add(1) // last: see Node.sentTotal
+		c.n.stats.sentMoves.Add(1) // last: see Node.connTotals
 	}
 }
 
-// sentCount returns the number of messages encoded whose count is still
-// with the connection.
-func (c *conn) sentCount() int64 {
+// sentCounts returns the messages encoded and bytes written whose counts
+// are still with the connection.
+func (c *conn) sentCounts() (msgs, bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ob == nil {
-		return 0
+		return 0, 0
 	}
-	return c.ob.sent
+	return c.ob.sent, c.ob.bytes
 }
 
 // pendingOut reports whether output is waiting to be written.
@@ -563,6 +588,13 @@ func (c *conn) pendingOut() bool { return c.backlog() > 0 }
 
 // backlog returns the bytes accepted for the peer and not yet written.
 func (c *conn) backlog() int64 { return int64(c.pending.Load()) + int64(c.buffered.Load()) }
+
+// closeCause is why a connection ends: the reason text AnyEvent::MP
+// would give, and the error behind it (nil for a deliberate close).
+type closeCause struct {
+	reason string
+	err    error
+}
 
 // fail closes the connection because of err (logged with the original's
 // wording where it has one).
@@ -573,14 +605,17 @@ func (c *conn) fail(err error) {
 		// goes to the log.
 		c.n.logLimited("bad frame", "addr", c.addr(), "node", c.nodeID(), "err", err)
 	}
-	c.closeWith(reasonFor(err))
+	c.closeFor(reasonFor(err), err)
 }
 
 // closeWith closes the connection with the given reason.
-func (c *conn) closeWith(reason string) {
+func (c *conn) closeWith(reason string) { c.closeFor(reason, nil) }
+
+// closeFor closes the connection with reason, caused by err.
+func (c *conn) closeFor(reason string, err error) {
 	c.mu.Lock()
-	if c.reason == nil {
-		c.reason = &reason
+	if c.cause == nil {
+		c.cause = &closeCause{reason, err}
 	}
 	c.mu.Unlock()
 	if t := c.driver(); t != nil {
@@ -597,10 +632,19 @@ func (c *conn) closed(err error) {
 	}
 	c.closedFlag = true
 	var reason string
-	if c.reason != nil {
-		reason = *c.reason
+	if c.cause != nil {
+		reason = c.cause.reason
+		if c.cause.err != nil {
+			err = c.cause.err
+		}
 	} else {
 		reason = reasonFor(err)
+	}
+	if ob := c.ob; ob != nil && len(ob.out) > 0 {
+		c.n.drop(dropLinkLost, int64(ob.queued), int64(len(ob.out)))
+	}
+	if b := c.buffered.Load(); b > 0 {
+		c.n.stats.lostBytes.Add(int64(b))
 	}
 	c.dropOutBufs()
 	c.mu.Unlock()
@@ -610,23 +654,51 @@ func (c *conn) closed(err error) {
 	if old == stData {
 		n.detach(c, reason)
 	} else if old != stClosed {
-		n.logLimited("handshake failed", "addr", c.addr(), "reason", reason)
+		n.handshakeFailed(c, reason, err)
+	}
+}
+
+// handshakeFailed handles a connection that closed before it was
+// authenticated. An attempt of ours that the peer refused (or we refused)
+// is reported as a NodeEvent with Attempt set, at once.
+func (n *Node) handshakeFailed(c *conn, reason string, err error) {
+	n.logLimited("handshake failed", "addr", c.addr(), "reason", reason)
+	hs := c.hs.Load()
+	var hsErr error
+	if hs != nil {
+		hsErr = hs.Err()
+	}
+	n.stats.hsFailures[handshakeFailureKind(hsErr, err)].Add(1)
+	if hs == nil || hs.dialAddr == "" {
+		return
+	}
+	switch {
+	case errors.Is(hsErr, handshake.ErrAlreadyConnected):
 		// A seed we dialled turned out to be a node that is already
 		// connected (it connected to us first): remember whose address
-		// it is, as AnyEvent::MP does, instead of redialling it.
-		hs := c.hs.Load()
-		if hs != nil && hs.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrAlreadyConnected) {
-			if id := hs.PeerNodeID(); id != "" {
-				n.adoptAddr(hs.dialAddr, n.peerFor(id))
-			}
+		// it is, as AnyEvent::MP does, instead of redialling it. The node
+		// is up: no failure to report.
+		if id := hs.PeerNodeID(); id != "" {
+			n.adoptAddr(hs.dialAddr, n.peerFor(id))
 		}
+		return
+	case errors.Is(hsErr, handshake.ErrSelf):
 		// A seed that is this node itself (nodes often share one seed
 		// list) is dropped, as AnyEvent::MP does, instead of being
 		// dialled every connect interval.
-		if hs != nil && hs.dialAddr != "" && errors.Is(hs.Err(), handshake.ErrSelf) {
-			n.dropSeed(hs.dialAddr)
+		n.dropSeed(hs.dialAddr)
+	}
+	ev := NodeEvent{Node: hs.PeerNodeID(), Reason: reason, Addr: hs.dialAddr, Attempt: true, Err: hsErr}
+	if ev.Node == "" || ev.Node == n.id {
+		ev.Node = hs.dialAddr
+	}
+	if ev.Err == nil {
+		ev.Err = err
+		if err == nil {
+			ev.Err = io.EOF
 		}
 	}
+	n.emit(ev)
 }
 
 // reasonFor turns an I/O or protocol error into AnyEvent::MP's reason text.

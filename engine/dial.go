@@ -60,6 +60,7 @@ func (n *Node) checkPeers(now time.Time, peers []*peer) {
 		var dropped int
 		if e := p.ext; e != nil && len(e.queue) > 0 && time.Duration(mono-e.queuedSince) >= wait {
 			dropped = len(e.queue)
+			n.drop(dropExpired, int64(dropped), int64(e.queueBytes))
 			n.queuedBytes.Add(-int64(e.queueBytes))
 			e.queue, e.queueBytes = nil, 0
 			p.trimExt()
@@ -76,7 +77,7 @@ func (n *Node) checkPeers(now time.Time, peers []*peer) {
 		}
 		p.mu.Unlock()
 		if dropped > 0 {
-			n.stats.dropped.Add(int64(dropped))
+			n.logLimited("queued messages dropped: node did not come up", "node", id, "messages", dropped, "reason", reason)
 			n.emit(NodeEvent{Node: id, Reason: reason})
 			n.nodePorts.nodeDown(n, id, reason)
 		}

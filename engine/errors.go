@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/aemp-go/aemp/engine/handshake"
+)
 
 // Sentinel errors of the node. Send and Register return them; node events
 // carry the transport reasons as text, like the original.
@@ -21,8 +25,18 @@ var (
 	// ErrMessageTooLarge is returned by Send for a message that encodes to
 	// more than 512 MiB.
 	ErrMessageTooLarge = errors.New("aemp: message too large to send")
+	// ErrAuthFailed is the Err of a NodeEvent for a connection attempt
+	// whose peer sent a wrong token ("authentication failure/shared
+	// secret mismatch"): the secrets differ. It is handshake.ErrAuthFailed.
+	ErrAuthFailed = handshake.ErrAuthFailed
 	// ErrConfig wraps configuration problems found by New.
 	ErrConfig = errors.New("aemp: bad configuration")
+)
+
+// Internal causes, to classify failed handshakes (Stats.HandshakeFailures).
+var (
+	errTLS              = errors.New("TLS")
+	errHandshakeTimeout = errors.New("handshake not completed")
 )
 
 // Reasons reported in node-down events, as AnyEvent::MP words them.

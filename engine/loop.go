@@ -78,7 +78,7 @@ func (h *loopHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	if c.state.Load() == stTLSSwitch {
 		if err := h.n.switchToTLS(c, gc); err != nil {
-			c.fail(fmt.Errorf("TLS: %w", err))
+			c.fail(fmt.Errorf("%w: %w", errTLS, err))
 			return gnet.Close
 		}
 		return gnet.Close // the socket lives on as a TLS connection

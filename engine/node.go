@@ -60,51 +60,6 @@ type Node struct {
 	nodePorts  nodePortState
 }
 
-// counters are the node's statistics.
-type counters struct {
-	conns        atomic.Int64 // open connections
-	opened       atomic.Int64 // connections ever opened
-	refused      atomic.Int64 // connections refused at MaxConns
-	acceptErrors atomic.Int64
-	unknownPort  atomic.Int64 // messages dropped for unknown ports
-	received     atomic.Int64 // messages received from other nodes
-	sent         atomic.Int64 // messages sent, less those still counted by connections (outBufs.sent)
-	sentMoves    atomic.Int64 // moves of a connection's count into sent (see Stats)
-	dropped      atomic.Int64 // queued messages dropped (unable to connect)
-}
-
-// Stats is a snapshot of a node's counters.
-type Stats struct {
-	Conns, Refused, AcceptErrors, UnknownPort, Received, Sent, Dropped int64
-}
-
-// Stats returns the node's counters.
-func (n *Node) Stats() Stats {
-	s := &n.stats
-	return Stats{s.conns.Load(), s.refused.Load(), s.acceptErrors.Load(), s.unknownPort.Load(),
-		s.received.Load(), n.sentTotal(), s.dropped.Load()}
-}
-
-// sentTotal adds the connections' counts of sent messages to the node's.
-// A count that moves into the node's meanwhile (a connection closing or
-// going quiet) could be missed or seen twice; sentMoves tells, and the sum
-// is taken again.
-func (n *Node) sentTotal() int64 {
-	s := &n.stats
-	var sent int64
-	for range 100 {
-		moves := s.sentMoves.Load()
-		sent = s.sent.Load()
-		for _, c := range n.connList() {
-			sent += c.sentCount()
-		}
-		if s.sentMoves.Load() == moves {
-			break
-		}
-	}
-	return sent
-}
-
 // New checks cfg and returns a node that is not started yet: ports can be
 // registered before Start.
 func New(cfg Config) (*Node, error) {
@@ -169,6 +124,7 @@ func (n *Node) Start() error {
 	for _, s := range n.cfg.Seeds {
 		p := n.peerForAddr(s)
 		p.markSeed(s)
+		n.connectPeer(p, true)
 	}
 	n.wg.Add(1)
 	go n.housekeeping()
@@ -234,9 +190,12 @@ func (n *Node) emit(ev NodeEvent) {
 	// Rate-limited: a burst of thousands of nodes coming and going (a
 	// load generator, a reconnect storm) must not turn into as many log
 	// writes; OnNodeEvent still sees every event.
-	if ev.Up {
+	switch {
+	case ev.Up:
 		n.logLimited("node up", "node", ev.Node, "addr", ev.Addr)
-	} else {
+	case ev.Attempt:
+		n.logLimited("connection attempt failed", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
+	default:
 		n.logLimited("node down", "node", ev.Node, "addr", ev.Addr, "reason", ev.Reason)
 	}
 	if f := n.cfg.OnNodeEvent; f != nil {
@@ -325,7 +284,7 @@ func (n *Node) checkConns(now time.Time, conns []*conn) {
 	for _, c := range conns {
 		if !c.authenticated() {
 			if hs := c.hs.Load(); hs != nil && now.UnixNano() > hs.deadline {
-				err := fmt.Errorf("handshake not completed within %v", n.cfg.MonitorTimeout)
+				err := fmt.Errorf("%w within %v", errHandshakeTimeout, n.cfg.MonitorTimeout)
 				if c.driver() == nil {
 					// gnet never opened it (it can drop a socket it fails
 					// to register without any callback): forget it here.

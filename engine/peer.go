@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/aemp-go/aemp/framing"
 )
 
 // peer is another node: its authenticated connection, the addresses it is
@@ -20,6 +22,9 @@ type peer struct {
 	// handshake (handshake.Gen1 or Gen2; 0 when never connected). It
 	// decides the kill request and how long messages wait for a connection.
 	gen int8
+	// txCodec is 1 + the index into codecs of the framing we last sent
+	// to the node in (0: never connected); see enqueue.
+	txCodec uint8
 	// gone: removed from the table; a Send that still holds it must look
 	// the node up again.
 	gone bool
@@ -121,3 +126,13 @@ func (n *Node) isConnected(id string) bool {
 
 func cryptoRead(b []byte)       { rand.Read(b) }
 func base64Raw(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
+
+// lastCodec returns the index into codecs of the framing the node's last
+// connection sent in, or cbor's for a node never connected; p.mu must be
+// held.
+func (p *peer) lastCodec() uint8 {
+	if p.txCodec == 0 {
+		return codecIndex(framing.CBOR)
+	}
+	return p.txCodec - 1
+}

@@ -1,18 +1,48 @@
 package engine
 
-// queued is a message waiting for a connection.
+import (
+	"fmt"
+
+	"github.com/aemp-go/aemp/framing"
+)
+
+// queued is a message waiting for a connection, already encoded (so that
+// a value that cannot be sent is refused by Send, not lost later).
 type queued struct {
-	port string
-	args []any
+	frame []byte
+	codec uint8 // index into codecs of the framing frame is in
 }
 
-// Send delivers a message to a port: locally at once (no encoding), or on
-// the connection to the port's node. Without a connection the message is
-// queued and, when addresses of the node are known, a connection is
-// opened; after monitor-timeout without one the queue is dropped and a
-// node event reports "unable to connect". Send never blocks; it returns
-// ErrBackpressure when the connection's unsent bytes are above the
-// high-water mark. The arguments must not be changed after the call.
+// Send delivers a message to a port. Any goroutine may call it, handlers
+// included; it never blocks.
+//
+// A port of this node gets the message at once, on the calling goroutine,
+// as Go values (not encoded: the handler sees args itself, so they must
+// not be changed after the call). A port of another node: the message is
+// encoded now, on the connection to that node, or into the node's queue
+// while it is not connected (a connection is then opened when addresses
+// of the node are known: seeds, Connect, the mesh). A value that cannot
+// be sent is refused at once with an error wrapping
+// framing.ErrInvalidValue or framing.ErrTooDeep, a message over 512 MiB
+// with ErrMessageTooLarge; ErrBackpressure (ErrQueueFull for a queue)
+// means the link holds more than the high-water mark: nothing was queued;
+// wait (Dest.Wait) and send again.
+//
+// A message Send accepted can still fail to arrive, as in AnyEvent::MP,
+// and each such loss is counted in Stats and reported to monitors:
+//   - the node does not come up in time: the queue is dropped
+//     (Stats.DroppedExpired) and monitors of the node and its ports fire
+//     with ("transport_error", NODE, "unable to connect") (1.x) or
+//     "connect timeout"/"no known address" (2.x);
+//   - the connection is lost before the bytes left this node
+//     (Stats.DroppedLinkLost, Stats.LostBytes) or after the kernel took
+//     them but before the peer read them (not countable): monitors fire
+//     with the transport error;
+//   - the port does not exist on the other node: it is dropped there
+//     silently (a monitor on the port fires at once with "no_such_port").
+//
+// To know that a message was handled, ask for a reply (Call) or monitor
+// the port (Monitor).
 func (n *Node) Send(portID string, args ...any) error {
 	if n.closing.Load() {
 		return ErrClosed
@@ -46,7 +76,10 @@ func (n *Node) sendNodePort(node string, args ...any) {
 	}
 }
 
-// enqueue keeps a message for a node that is not connected.
+// enqueue keeps a message for a node that is not connected. It is encoded
+// now, in the framing the node's last connection used (cbor, what 2.x and
+// aemp-go nodes choose, for a node never connected): the link that comes
+// up usually chooses the same one, and the frame is then sent as it is.
 func (n *Node) enqueue(p *peer, port string, args []any) error {
 	p.mu.Lock()
 	if p.gone { // forgotten meanwhile: start over with the table's entry
@@ -57,21 +90,28 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 		p.mu.Unlock()
 		return c.send(port, args)
 	}
-	size := len(port) + 16
-	for _, a := range args {
-		size += approxSize(a)
+	ci := p.lastCodec()
+	frame, err := codecs[ci].AppendMessage(nil, port, args)
+	if err == nil && len(frame) > n.maxMessage {
+		err = ErrMessageTooLarge
 	}
+	if err != nil {
+		p.mu.Unlock()
+		return err
+	}
+	size := len(frame)
 	// Each node's queue stops at the high-water mark, and all queues
 	// together at four times it.
 	if p.rx().queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark) {
 		p.mu.Unlock()
+		n.stats.backpressure.Add(1)
 		return ErrQueueFull
 	}
 	e := p.wx()
 	if len(e.queue) == 0 {
 		e.queuedSince = monoNow()
 	}
-	e.queue = append(e.queue, queued{port, args})
+	e.queue = append(e.queue, queued{frame, ci})
 	e.queueBytes += size
 	n.queuedBytes.Add(int64(size))
 	p.mu.Unlock()
@@ -79,25 +119,45 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 	return nil
 }
 
-// approxSize estimates the encoded size of a value for queue accounting.
-func approxSize(v any) int {
-	switch v := v.(type) {
-	case string:
-		return len(v) + 2
-	case []byte:
-		return len(v) + 2
-	case []any:
-		s := 2
-		for _, e := range v {
-			s += approxSize(e) + 1
+// sendQueued hands the messages queued for a node to its new connection
+// c, in order; a frame in another framing than c's is re-encoded.
+func (n *Node) sendQueued(c *conn, q []queued) {
+	var dec *framing.Decoder
+	var buf []byte
+	for _, m := range q {
+		frame := m.frame
+		if m.codec != c.txi {
+			var err error
+			if buf, err = transcode(&dec, buf[:0], m.codec, c.txi, frame); err != nil {
+				n.drop(dropTranscode, 1, int64(len(frame)))
+				n.logLimited("queued message dropped: cannot re-encode it for the new link", "node", c.nodeID(), "err", err)
+				continue
+			}
+			frame = buf
 		}
-		return s
-	case map[string]any:
-		s := 2
-		for k, e := range v {
-			s += len(k) + 3 + approxSize(e)
+		if err := c.sendFrame(frame); err != nil {
+			n.drop(dropLinkLost, 1, int64(len(frame)))
 		}
-		return s
 	}
-	return 8
+}
+
+// transcode appends to dst the message frame (in framing from) encoded in
+// framing to; *dec is a decoder for from, made when nil.
+func transcode(dec **framing.Decoder, dst []byte, from, to uint8, frame []byte) ([]byte, error) {
+	if *dec == nil || (*dec).Framing() != codecs[from].Name() {
+		*dec = framing.NewDecoder(codecs[from], framing.Limits{MaxFrameSize: maxBacklog})
+	}
+	(*dec).Reset()
+	m, k, err := (*dec).Next(frame)
+	if err == nil && k != len(frame) {
+		err = fmt.Errorf("frame of %d bytes read as %d", len(frame), k)
+	}
+	if err != nil {
+		return dst, err
+	}
+	args, err := m.Args()
+	if err != nil {
+		return dst, err
+	}
+	return codecs[to].AppendMessage(dst, string(m.Port()), args)
 }

@@ -128,7 +128,7 @@ func (t *streamTransport) startTLS(early []byte) error {
 	}
 	tc.SetDeadline(time.Unix(0, hs.deadline))
 	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("TLS handshake: %w", err)
+		return fmt.Errorf("%w handshake: %w", errTLS, err)
 	}
 	tc.SetWriteDeadline(time.Time{})
 	t.rw.Store(&connRef{tc})
