@@ -44,6 +44,7 @@ func (n *Node) attach(c *conn, id, dialAddr string, res *handshake.Result) {
 	}
 	n.emit(NodeEvent{Node: id, Up: true, Addr: c.addr(),
 		Auth: res.PeerAuth, SendFraming: res.SendFraming, RecvFraming: res.RecvFraming})
+	n.waiters.up(id)
 }
 
 // adoptAddr records that addr, which we dialled, belongs to p's node: the

@@ -58,6 +58,7 @@ type Node struct {
 	wg         sync.WaitGroup
 	stats      counters
 	nodePorts  nodePortState
+	waiters    upWaiters // goroutines in WaitNode
 }
 
 // New checks cfg and returns a node that is not started yet: ports can be
