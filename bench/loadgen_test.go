@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/services"
 )
 
 // startTarget runs an in-process node with echo and sink.
@@ -19,8 +20,8 @@ func startTarget(t testing.TB, framings ...string) *engine.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine.ServeEcho(n)
-	engine.ServeSink(n)
+	services.Echo(n)
+	services.ServeSink(n)
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // []any; a second goroutine per connection writes the replies (flushing
 // when no more are queued). The handshake is engine/handshake's, json
 // framing only. It serves echo and sink with the semantics of
-// engine.ServeEcho and engine.ServeSink, so `aemp bench` and
+// services.Echo and services.ServeSink, so `aemp bench` and
 // bench/perl/aemp-send.pl can drive it like any node. Comparing it with an
 // aemp node shows what gnet, the framing package's codecs and batched
 // writes buy.

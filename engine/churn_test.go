@@ -72,7 +72,7 @@ func startChurnNode(t *testing.T, id string, cfg Config) *churnNode {
 	n, err := New(cfg)
 	mustf(t, err, "new")
 	cn.Node = n
-	mustf(t, ServeEcho(n), "echo")
+	mustf(t, serveTestEcho(n), "echo")
 	mustf(t, n.Start(), "start")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

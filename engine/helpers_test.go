@@ -9,8 +9,10 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aemp-go/aemp/engine/handshake"
 )
@@ -80,10 +82,10 @@ func startNode(t testing.TB, id string, cfg Config) *testNode {
 		t.Fatal(err)
 	}
 	tn.Node = n
-	if err := ServeEcho(n); err != nil {
+	if err := serveTestEcho(n); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ServeSink(n); err != nil {
+	if err := serveTestSink(n); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Start(); err != nil {
@@ -309,4 +311,44 @@ func closeNode(n *Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	n.Close(ctx)
+}
+
+// serveTestEcho registers echo: [REPLY, ARGS...] -> ARGS... to REPLY (as
+// package services does; engine's tests cannot import it).
+func serveTestEcho(n *Node) error {
+	_, err := n.Register("echo", func(m *Message) {
+		args, err := m.Args()
+		if err != nil || len(args) == 0 {
+			return
+		}
+		if reply, ok := args[0].(string); ok {
+			n.Send(reply, args[1:]...)
+		}
+	})
+	return err
+}
+
+// serveTestSink registers a sink that counts messages and the characters
+// of their string arguments; ["report", REPLY] answers "count", N, CHARS.
+func serveTestSink(n *Node) error {
+	var count, chars atomic.Int64
+	_, err := n.Register("sink", func(m *Message) {
+		args, err := m.Args()
+		if err != nil {
+			return
+		}
+		if len(args) == 2 && args[0] == "report" {
+			if reply, ok := args[1].(string); ok {
+				n.Send(reply, "count", count.Load(), chars.Load())
+			}
+			return
+		}
+		count.Add(1)
+		for _, a := range args {
+			if s, ok := a.(string); ok {
+				chars.Add(int64(utf8.RuneCountInString(s)))
+			}
+		}
+	})
+	return err
 }

@@ -39,6 +39,19 @@ func (m *Message) Raw() []byte {
 	return m.fm.Raw()
 }
 
+// ScalarArgs summarizes the arguments without decoding or allocating, for
+// handlers that only count or route: their number, the summed length of
+// the scalar ones as Perl's length() counts it, and the first argument
+// when it is a plain string (valid only while the handler runs). ok is
+// false when the quick walk cannot tell (containers, escapes, local
+// messages); use Args then.
+func (m *Message) ScalarArgs() (n, length int, first []byte, ok bool) {
+	if m.fm == nil {
+		return 0, 0, nil, false
+	}
+	return m.fm.ScalarArgs()
+}
+
 // Framing names the framing the message arrived in ("" for local ones).
 func (m *Message) Framing() string {
 	if m.fm == nil {

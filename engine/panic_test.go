@@ -109,7 +109,7 @@ func TestCallbackPanics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustf(t, ServeEcho(b), "echo")
+	mustf(t, serveTestEcho(b), "echo")
 	mustf(t, b.Start(), "start")
 	defer closeNode(b)
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aemp-go/aemp/engine"
 	"github.com/aemp-go/aemp/engine/handshake"
+	"github.com/aemp-go/aemp/services"
 )
 
 // FuzzEngineConn feeds a node an arbitrary byte stream through an
@@ -35,8 +36,8 @@ func FuzzEngineConn(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		engine.ServeEcho(n)
-		engine.ServeSink(n)
+		services.Echo(n)
+		services.ServeSink(n)
 		n.Register("any", func(m *engine.Message) { m.Args() })
 		ours, theirs := net.Pipe()
 		if err := n.ServeConn(ours); err != nil {

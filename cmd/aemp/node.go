@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/services"
 )
 
 const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed HOST:PORT ...]
@@ -27,10 +29,12 @@ const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed
                  [--keepalive-idle S --keepalive-interval S --keepalive-count N]
                  [--max-conns N] [--procs N] [--cpuprofile FILE] [--memprofile FILE] [-v]
 
-Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving two ports:
-  echo  [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
-  sink  counts messages; ["report", REPLYPORT] answers
-        ["count", N, BYTES, CPUSEC]; ["reset"] zeroes the counts
+Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving three ports:
+  echo     [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
+  calecho  [ARGS..., REPLYPORT] is answered with ARGS... sent to REPLYPORT
+           (the form of Perl's cal and of aemp cal)
+  sink     counts messages; ["report", REPLYPORT] answers
+           ["count", N, BYTES, CPUSEC]; ["reset"] zeroes the counts
 
 Without --bind it listens on 127.0.0.1:4040; --bind none makes it
 listener-less. --bind and --seed may be repeated and take comma lists.
@@ -59,159 +63,88 @@ func (l *listFlag) Set(s string) error {
 	return nil
 }
 
-// runNode implements "aemp node".
-func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+// nodeFlags are the flags of "aemp node".
+type nodeFlags struct {
+	fs                              *flag.FlagSet
+	binds, seeds                    listFlag
+	nodeID, secret, secretFile      *string
+	framings, authOffer, authAccept *string
+	certFile, configFile, profile   *string
+	cpuProfile, memProfile          *string
+	monitor, keepIdle, keepIntvl    *float64
+	keepCount, maxConns, procs      *int
+	verbose                         *bool
+}
+
+// newNodeFlags defines the flags of "aemp node" on a new flag set.
+func newNodeFlags(stderr io.Writer) *nodeFlags {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var binds, seeds listFlag
-	nodeID := fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
-	fs.Var(&binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
-	fs.Var(&seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
-	secret := fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
-	secretFile := fs.String("secret-file", "", "read the secret from `FILE` (one line)")
-	framings := fs.String("framing", "", "framings offered, in preference order: json, cbor, storable (default cbor,json,storable)")
-	authOffer := fs.String("auth-offer", "", "auth methods to authenticate with (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256)")
-	authAccept := fs.String("auth-accept", "", "auth methods advertised (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
-	certFile := fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
-	monitor := fs.Float64("monitor-timeout", 0, "`SECONDS` for handshakes, connect attempts and keepalives (default 30)")
-	configFile := fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
-	profile := fs.String("profile", "", "profile of the config file (default: the host name)")
-	verbose := fs.Bool("v", false, "log debug messages")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the node stops")
-	memProfile := fs.String("memprofile", "", "write a heap profile to `FILE` when the node stops (before its connections close)")
-	keepIdle := fs.Float64("keepalive-idle", 0, "TCP keepalive: `SECONDS` idle before probing (default 30)")
-	keepIntvl := fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
-	keepCount := fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
-	maxConns := fs.Int("max-conns", 0, "refuse connections beyond `N` (default: the open-file limit less 64)")
-	procs := fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS) with one event loop each (default: all)")
+	f := &nodeFlags{fs: fs}
+	f.nodeID = fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
+	fs.Var(&f.binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
+	fs.Var(&f.seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
+	f.secret = fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
+	f.secretFile = fs.String("secret-file", "", "read the secret from `FILE` (one line)")
+	f.framings = fs.String("framing", "", "framings offered, in preference order: json, cbor, storable (default cbor,json,storable)")
+	f.authOffer = fs.String("auth-offer", "", "auth methods to authenticate with (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256)")
+	f.authAccept = fs.String("auth-accept", "", "auth methods advertised (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
+	f.certFile = fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
+	f.monitor = fs.Float64("monitor-timeout", 0, "`SECONDS` for handshakes, connect attempts and keepalives (default 30)")
+	f.configFile = fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
+	f.profile = fs.String("profile", "", "profile of the config file (default: the host name)")
+	f.verbose = fs.Bool("v", false, "log debug messages")
+	f.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the node stops")
+	f.memProfile = fs.String("memprofile", "", "write a heap profile to `FILE` when the node stops (before its connections close)")
+	f.keepIdle = fs.Float64("keepalive-idle", 0, "TCP keepalive: `SECONDS` idle before probing (default 30)")
+	f.keepIntvl = fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
+	f.keepCount = fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
+	f.maxConns = fs.Int("max-conns", 0, "refuse connections beyond `N` (default: the open-file limit less 64)")
+	f.procs = fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS) with one event loop each (default: all)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), nodeUsage)
 		fs.PrintDefaults()
 	}
-	if done, code := parseFlags(fs, args, stdout); done {
+	return f
+}
+
+// runNode implements "aemp node".
+func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	f := newNodeFlags(stderr)
+	if done, code := parseFlags(f.fs, args, stdout); done {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "aemp node: unexpected argument %q\n", fs.Arg(0))
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "aemp node: unexpected argument %q\n", f.fs.Arg(0))
 		return 2
 	}
-	if *procs < 0 {
+	if *f.procs < 0 {
 		fmt.Fprintln(stderr, "aemp node: --procs must be positive")
 		return 2
 	}
-	setProcs(*procs)
+	setProcs(*f.procs)
 	level := slog.LevelInfo
-	if *verbose {
+	if *f.verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	var cfg engine.Config
-	if *configFile != "" {
-		p := *profile
-		if p == "" {
-			p, _ = os.Hostname()
-		}
-		pc, err := loadPerlConfig(*configFile, p)
-		if err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
-			return 2
-		}
-		if err := applyPerlConfig(&cfg, pc); err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
-			return 2
-		}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["nodeid"] {
-		cfg.NodeID = *nodeID
-	}
-	if len(binds) > 0 {
-		cfg.Binds = binds
-	} else if *configFile == "" || cfg.Binds == nil {
-		cfg.Binds = []string{"127.0.0.1:4040"}
-		log.Info("no --bind given: listening on 127.0.0.1:4040")
-	}
-	if len(cfg.Binds) == 1 && cfg.Binds[0] == "none" {
-		cfg.Binds = nil
-	}
-	if len(seeds) > 0 {
-		cfg.Seeds = seeds
-	}
-	switch {
-	case set["secret"]:
-		cfg.Secret = *secret
-	case set["secret-file"]:
-		b, err := os.ReadFile(*secretFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
-			return 2
-		}
-		cfg.Secret = strings.TrimRight(string(b), "\r\n")
-	case os.Getenv("AEMP_SECRET") != "":
-		cfg.Secret = os.Getenv("AEMP_SECRET")
-	}
-	if *framings != "" {
-		cfg.Framings = splitList(*framings)
-	}
-	if *authOffer != "" {
-		cfg.AuthOffer = splitList(*authOffer)
-	}
-	if *authAccept != "" {
-		cfg.AuthAccept = splitList(*authAccept)
-	}
-	if *certFile != "" {
-		b, err := os.ReadFile(*certFile)
-		if err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
-			return 2
-		}
-		cfg.CertPEM = b
-	}
-	if *monitor < 0 {
-		fmt.Fprintln(stderr, "aemp node: --monitor-timeout must be positive")
+	cfg, err := f.config(log)
+	if err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
 		return 2
 	}
-	if *monitor > 0 {
-		cfg.MonitorTimeout = time.Duration(*monitor * float64(time.Second))
-	}
-	if cfg.Secret == "" && len(cfg.CertPEM) == 0 {
-		fmt.Fprintln(stderr, "aemp node: no secret and no certificate configured: give --secret, $AEMP_SECRET, --cert or a config file with one (every handshake would fail)")
+	stopProfile, err := startProfiles(*f.cpuProfile, *f.memProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "aemp node:", err)
 		return 2
 	}
-	cfg.KeepAliveIdle = seconds(*keepIdle)
-	cfg.KeepAliveInterval = seconds(*keepIntvl)
-	cfg.KeepAliveCount = *keepCount
-	cfg.MaxConns = *maxConns
-	cfg.Logger = log
-	if *memProfile != "" {
-		// Sample allocations finely enough to attribute a few hundred
-		// bytes per connection (the default is one sample per 512 KiB).
-		runtime.MemProfileRate = 4096
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
-			return 2
-		}
-		pprof.StartCPUProfile(f)
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
-	}
+	defer stopProfile()
 	n, err := engine.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "aemp node:", err)
 		return 2
 	}
-	if err := engine.ServeEcho(n); err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
-		return 1
-	}
-	if _, err := engine.ServeSink(n); err != nil {
+	if _, err := services.Serve(n); err != nil {
 		fmt.Fprintln(stderr, "aemp node:", err)
 		return 1
 	}
@@ -220,13 +153,10 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "READY nodeid=%s binds=%s\n", n.ID(), strings.Join(n.Addrs(), ","))
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	signal.Stop(sig)
+	waitForSignal()
 	log.Info("closing")
-	if *memProfile != "" {
-		if err := writeHeapProfile(*memProfile); err != nil {
+	if *f.memProfile != "" {
+		if err := writeHeapProfile(*f.memProfile); err != nil {
 			log.Error("heap profile", "err", err)
 		}
 	}
@@ -234,6 +164,118 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	n.Close(ctx)
 	return 0
+}
+
+// waitForSignal returns on SIGINT or SIGTERM.
+func waitForSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	signal.Stop(sig)
+}
+
+// config builds the node's configuration: the config file (if given),
+// then the flags over it.
+func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
+	var cfg engine.Config
+	if *f.configFile != "" {
+		p := *f.profile
+		if p == "" {
+			p, _ = os.Hostname()
+		}
+		pc, err := loadPerlConfig(*f.configFile, p)
+		if err != nil {
+			return cfg, err
+		}
+		if err := applyPerlConfig(&cfg, pc); err != nil {
+			return cfg, err
+		}
+	}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["nodeid"] {
+		cfg.NodeID = *f.nodeID
+	}
+	if len(f.binds) > 0 {
+		cfg.Binds = f.binds
+	} else if *f.configFile == "" || cfg.Binds == nil {
+		cfg.Binds = []string{"127.0.0.1:4040"}
+		log.Info("no --bind given: listening on 127.0.0.1:4040")
+	}
+	if len(cfg.Binds) == 1 && cfg.Binds[0] == "none" {
+		cfg.Binds = nil
+	}
+	if len(f.seeds) > 0 {
+		cfg.Seeds = f.seeds
+	}
+	switch {
+	case set["secret"]:
+		cfg.Secret = *f.secret
+	case set["secret-file"]:
+		b, err := os.ReadFile(*f.secretFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Secret = strings.TrimRight(string(b), "\r\n")
+	case os.Getenv("AEMP_SECRET") != "":
+		cfg.Secret = os.Getenv("AEMP_SECRET")
+	}
+	if *f.framings != "" {
+		cfg.Framings = splitList(*f.framings)
+	}
+	if *f.authOffer != "" {
+		cfg.AuthOffer = splitList(*f.authOffer)
+	}
+	if *f.authAccept != "" {
+		cfg.AuthAccept = splitList(*f.authAccept)
+	}
+	if *f.certFile != "" {
+		b, err := os.ReadFile(*f.certFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.CertPEM = b
+	}
+	if *f.monitor < 0 {
+		return cfg, errors.New("--monitor-timeout must be positive")
+	}
+	if *f.monitor > 0 {
+		cfg.MonitorTimeout = seconds(*f.monitor)
+	}
+	if cfg.Secret == "" && len(cfg.CertPEM) == 0 {
+		return cfg, errors.New("no secret and no certificate configured: give --secret, $AEMP_SECRET, --cert or a config file with one (every handshake would fail)")
+	}
+	cfg.KeepAliveIdle = seconds(*f.keepIdle)
+	cfg.KeepAliveInterval = seconds(*f.keepIntvl)
+	cfg.KeepAliveCount = *f.keepCount
+	cfg.MaxConns = *f.maxConns
+	cfg.Logger = log
+	return cfg, nil
+}
+
+// startProfiles starts the CPU profile (cpu != "") and fine heap sampling
+// (mem != ""); the returned function stops the CPU profile.
+func startProfiles(cpu, mem string) (stop func(), err error) {
+	if mem != "" {
+		// Sample allocations finely enough to attribute a few hundred
+		// bytes per connection (the default is one sample per 512 KiB).
+		runtime.MemProfileRate = 4096
+	}
+	if cpu == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpu)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // writeHeapProfile writes the live heap, after a collection, to file.
