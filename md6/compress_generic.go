@@ -1,10 +1,11 @@
 package md6
 
-// This file holds the portable compression function f (md6.md section 3).
-// It is the reference every assembly kernel is compared against.
+// This file holds the portable compression function f (docs/md6.md
+// section 3). It is the reference every assembly kernel is compared
+// against.
 
-// Tap distances and per-step shift amounts (md6.md section 2) are written
-// into the unrolled round below as constants:
+// Tap distances and per-step shift amounts (docs/md6.md section 2) are
+// written into the unrolled round below as constants:
 //
 //	A[t] = g_s(S_j ^ A[t-89] ^ A[t-17] ^ (A[t-18] & A[t-21]) ^ (A[t-31] & A[t-67]))
 //	g_s(x) = y ^ (y << l_s), y = x ^ (x >> r_s)

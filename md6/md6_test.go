@@ -147,7 +147,7 @@ func TestZeroRounds(t *testing.T) {
 	}
 }
 
-// TestDefaultRounds checks the rule of md6.md section 1.
+// TestDefaultRounds checks the rule of docs/md6.md section 1.
 func TestDefaultRounds(t *testing.T) {
 	for _, c := range []struct{ d, keylen, r int }{
 		{256, 0, 104}, {512, 0, 168}, {224, 0, 96}, {160, 0, 80},

@@ -36,8 +36,8 @@ const (
 // subtree is the complete tree under one node of level k+1 =
 // subtreeLevels+1: its leaves are full and not the last (more of p
 // follows), so it is known not to hold the root, and its output is the
-// next child of level k+2 (md6.md 6.4: only the node contents matter, not
-// the order of compression).
+// next child of level k+2 (docs/md6.md section 6.4: only the node
+// contents matter, not the order of compression).
 func (dg *Digest) writeParallel(p []byte) []byte {
 	const k = subtreeLevels
 	if dg.l < k+1 {

@@ -30,7 +30,7 @@ func Compress4AVX2(c *[16][4]uint64, h *[25][4]uint64, b *[64][4]uint64, r int) 
 
 // Compress4AVX2Leaves is Compress4AVX2 with the data blocks given as
 // message bytes: B of input i is leaves[i] read as 64 big-endian words
-// (md6.md section 5), so that the leaves of a tree need no conversion.
+// (docs/md6.md section 5), so that the leaves of a tree need no conversion.
 func Compress4AVX2Leaves(c *[16][4]uint64, h *[25][4]uint64, leaves *[4][512]byte, r int) {
 	checkRounds(r)
 	compress4AVX2(c, h, unsafe.Pointer(leaves), r, 1)

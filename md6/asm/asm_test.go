@@ -8,14 +8,15 @@ import (
 	"testing"
 )
 
-// Shift amounts r_s and l_s (md6.md section 2).
+// Shift amounts r_s and l_s (docs/md6.md section 2).
 var (
 	testR = [16]uint{10, 5, 13, 10, 11, 12, 2, 7, 14, 15, 7, 13, 11, 7, 6, 12}
 	testL = [16]uint{11, 24, 9, 16, 15, 9, 27, 15, 6, 2, 29, 8, 15, 5, 31, 9}
 )
 
-// refCompress is md6.md section 3 written out literally, independent of
-// package md6 (this package imports nothing of ours, not even in tests).
+// refCompress is docs/md6.md section 3 written out literally,
+// independent of package md6 (this package imports nothing of ours, not
+// even in tests).
 func refCompress(n *[89]uint64, r int) (c [16]uint64) {
 	a := make([]uint64, 89+16*r)
 	copy(a, n[:])

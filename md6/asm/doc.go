@@ -1,11 +1,11 @@
 // Package asm holds the SIMD kernels of the MD6 compression function f
-// (md6.md section 3) that package md6 chooses from at run time:
+// (docs/md6.md section 3) that package md6 chooses from at run time:
 //
 //	A[0..88] = N
 //	for t = 89 .. 89+16r-1, j = (t-89)/16 (round), s = (t-89)%16 (step):
 //	    x    = S_j ^ A[t-89] ^ A[t-17] ^ (A[t-18] & A[t-21]) ^ (A[t-31] & A[t-67])
 //	    x   ^= x >> r_s
-//	    A[t] = x ^ (x << l_s)                (g_s of md6.md section 3)
+//	    A[t] = x ^ (x << l_s)                (g_s of docs/md6.md section 3)
 //	C = A[89+16r-16 .. 89+16r-1]
 //
 // There are two kinds of kernels.
@@ -17,7 +17,7 @@
 // shift counts. The operands of a vector are windows that start in the
 // middle of an earlier vector; the kernels build them with shuffles from
 // registers or read them back from exact earlier stores, never with an
-// unaligned load across two recent stores (md6.md section 11).
+// unaligned load across two recent stores (docs/md6.md section 11).
 //
 // Multi-buffer kernels (Compress4AVX2, Compress8AVX512, Compress2NEON)
 // compute 4, 8 or 2 independent compressions at once, one per vector lane,

@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// rc<> holds the round constants S_0 .. S_254 (md6.md section 2).
+// rc<> holds the round constants S_0 .. S_254 (docs/md6.md section 2).
 DATA rc<>+0(SB)/8, $0x0123456789abcdef
 DATA rc<>+8(SB)/8, $0x0347cace1376567e
 DATA rc<>+16(SB)/8, $0x058e571c26c8eadc
@@ -1752,7 +1752,7 @@ TEXT ·compress4AVX2(SB), 0, $4128-40
 leafin:
 	// b holds 4 leaves of 512 bytes: word w of lane i is bytes 512i+8w.. read
 	// big-endian. Per 4 lanes and 4 words: 4 loads, byte swaps and a 4x4
-	// transpose give 4 half-rows or rows (md6.md section 5).
+	// transpose give 4 half-rows or rows (docs/md6.md section 5).
 	VMOVDQU bswap<>(SB), Y15
 	VMOVDQU 0(SI), Y0                            // lane 0, B[0..3]
 	VPSHUFB Y15, Y0, Y0
@@ -4469,7 +4469,7 @@ TEXT ·compress8AVX512(SB), 0, $8256-40
 leafin:
 	// b holds 8 leaves of 512 bytes: word w of lane i is bytes 512i+8w.. read
 	// big-endian. Per 4 lanes and 4 words: 4 loads, byte swaps and a 4x4
-	// transpose give 4 half-rows or rows (md6.md section 5).
+	// transpose give 4 half-rows or rows (docs/md6.md section 5).
 	VMOVDQU bswap<>(SB), Y15
 	VMOVDQU 0(SI), Y0                            // lane 0, B[0..3]
 	VPSHUFB Y15, Y0, Y0

@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// rc<> holds the round constants S_0 .. S_254 (md6.md section 2).
+// rc<> holds the round constants S_0 .. S_254 (docs/md6.md section 2).
 DATA rc<>+0(SB)/8, $0x0123456789abcdef
 DATA rc<>+8(SB)/8, $0x0347cace1376567e
 DATA rc<>+16(SB)/8, $0x058e571c26c8eadc
@@ -2015,7 +2015,7 @@ TEXT ·compress2NEON(SB), 0, $2064-40
 	B start
 leafin:
 	// Two leaves of 512 bytes: 8 words of each, bytes reversed per word
-	// (big-endian, md6.md section 5), then zipped into 8 rows of both lanes.
+	// (big-endian, docs/md6.md section 5), then zipped into 8 rows of both lanes.
 	ADD $512, R2, R6                             // R6 = lane 1
 	VLD1.P 64(R2), [V0.D2, V1.D2, V2.D2, V3.D2]  // lane 0, B[0..7]
 	VLD1.P 64(R6), [V4.D2, V5.D2, V6.D2, V7.D2]  // lane 1, B[0..7]

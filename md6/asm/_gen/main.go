@@ -9,7 +9,8 @@
 // program, so running it twice gives identical files; TestGenerated in
 // package asm checks that the committed files are up to date.
 //
-// Every kernel computes the MD6 compression function of md6.md section 3:
+// Every kernel computes the MD6 compression function of docs/md6.md
+// section 3:
 //
 //	A[0..88] = N
 //	for t = 89 .. 89+16r-1, j = (t-89)/16 (round), s = (t-89)%16 (step):
@@ -31,7 +32,7 @@ import (
 	"path/filepath"
 )
 
-// Shift amounts r_s and l_s of step s (md6.md section 2).
+// Shift amounts r_s and l_s of step s (docs/md6.md section 2).
 var (
 	rShift = [16]int{10, 5, 13, 10, 11, 12, 2, 7, 14, 15, 7, 13, 11, 7, 6, 12}
 	lShift = [16]int{11, 24, 9, 16, 15, 9, 27, 15, 6, 2, 29, 8, 15, 5, 31, 9}
@@ -95,7 +96,7 @@ func header(f *file, tags string) {
 
 // tables writes the round constants and the per-step shift amounts.
 func tables(f *file, arm bool) {
-	f.doc("rc<> holds the round constants S_0 .. S_254 (md6.md section 2).")
+	f.doc("rc<> holds the round constants S_0 .. S_254 (docs/md6.md section 2).")
 	for j, s := range roundConstants() {
 		f.WriteString(fmt.Sprintf("DATA rc<>+%d(SB)/8, $0x%016x\n", 8*j, s))
 	}
@@ -190,7 +191,7 @@ func mbAMD64(f *file, lanes int) {
 	f.label("leafin")
 	f.c("b holds %d leaves of 512 bytes: word w of lane i is bytes 512i+8w.. read", lanes)
 	f.c("big-endian. Per 4 lanes and 4 words: 4 loads, byte swaps and a 4x4")
-	f.c("transpose give 4 half-rows or rows (md6.md section 5).")
+	f.c("transpose give 4 half-rows or rows (docs/md6.md section 5).")
 	leafTranspose(f, lanes, func(w int) int { return off(25 + w) })
 	f.label("start")
 	first := 89 - 21 // the window before step 89: A[t-21 .. t-18]
@@ -276,8 +277,8 @@ func mbAMD64(f *file, lanes int) {
 //	A[t-89]: lo  L_{j-6}[7..]                 hi  H_{j-6}[7..]
 //
 // Rounds j-1 and j-2 stay in registers and their windows are cut out with
-// VALIGNQ; the just-written stores are never reloaded (md6.md section 11:
-// an unaligned load across two recent stores stalls). A[t-67] and A[t-89]
+// VALIGNQ; the just-written stores are never reloaded (docs/md6.md
+// section 11: an unaligned load across two recent stores stalls). A[t-67] and A[t-89]
 // are 4 to 6 rounds old: they are loaded unaligned from a ring in memory,
 // A[i] at word (i-89) mod 128, with words 128..135 a copy of words 0..7 so
 // that no window wraps. (Loading A[t-31], two rounds old, the same way was
@@ -399,7 +400,8 @@ func single512(f *file) {
 // block costs three shuffles, and the windows are kept in rings of 32
 // aligned entries (8 rounds, so that the addresses are constants in an
 // 8-round loop body). Every load then reads exactly one earlier store of
-// the same size and address, which store forwarding handles (md6.md 11).
+// the same size and address, which store forwarding handles (docs/md6.md
+// section 11).
 
 func single2(f *file) {
 	const (
@@ -583,7 +585,7 @@ func mbNEON(f *file) {
 	f.i("B start")
 	f.label("leafin")
 	f.c("Two leaves of 512 bytes: 8 words of each, bytes reversed per word")
-	f.c("(big-endian, md6.md section 5), then zipped into 8 rows of both lanes.")
+	f.c("(big-endian, docs/md6.md section 5), then zipped into 8 rows of both lanes.")
 	f.ic("R6 = lane 1", "ADD $512, R2, R6")
 	for w := 0; w < 64; w += 8 {
 		f.ic(fmt.Sprintf("lane 0, B[%d..%d]", w, w+7), "VLD1.P 64(R2), [V0.D2, V1.D2, V2.D2, V3.D2]")
