@@ -12,8 +12,8 @@ import (
 )
 
 // Auth method names. The MD6 pair is AnyEvent::MP 1.x's, the SHA3 pair
-// AnyEvent::MP 2.x's (aemp2.md section 2); tls_anon and cleartext exist in
-// both.
+// AnyEvent::MP 2.x's (docs/protocol.md section 3); tls_anon and cleartext
+// exist in both.
 const (
 	AuthTLSMD6   = "tls_md6_64_256"
 	AuthHMACMD6  = "hmac_md6_64_256"
@@ -89,7 +89,8 @@ func newSHA3512() hash.Hash { return sha3.New512() }
 
 var authMethods = [...]authMethod{
 	{
-		// SHA3-512 over the transcript, own lines first (aemp2.md 2.2).
+		// SHA3-512 over the transcript, own lines first (docs/protocol.md
+		// section 3.3).
 		name: AuthTLSSHA3, gen: 2, tls: true, sendable: true,
 		token: func(dst []byte, _ *secretKeys, t []byte) []byte {
 			sum := sha3.Sum512(t)
@@ -98,7 +99,8 @@ var authMethods = [...]authMethod{
 	},
 	{
 		// Textbook HMAC-SHA3-512 (block size 72), key = the secret, message
-		// = the transcript (aemp2.md 2.1, verified against real tokens).
+		// = the transcript (docs/protocol.md section 3.2, verified against
+		// real tokens).
 		name: AuthHMACSHA3, gen: 2, secret: true, sendable: true,
 		token: func(dst []byte, k *secretKeys, t []byte) []byte {
 			mac := k.sha3MACs.Get().(hash.Hash)
@@ -111,7 +113,8 @@ var authMethods = [...]authMethod{
 		},
 	},
 	{
-		// MD6-256 over the transcript, own lines first (framing.md 1.5).
+		// MD6-256 over the transcript, own lines first (docs/protocol.md
+		// section 3.3).
 		name: AuthTLSMD6, gen: 1, tls: true, sendable: true,
 		token: func(dst []byte, _ *secretKeys, t []byte) []byte {
 			sum := md6.Sum256(t)
@@ -121,7 +124,7 @@ var authMethods = [...]authMethod{
 	{
 		// HMAC-MD6-256, 64-byte block; AnyEvent::MP 1.30 passes the
 		// transcript as the HMAC key and MD6(secret) as the message
-		// (framing.md 1.5, verified against real tokens).
+		// (docs/protocol.md section 3.1, verified against real tokens).
 		name: AuthHMACMD6, gen: 1, secret: true, sendable: true,
 		token: func(dst []byte, k *secretKeys, t []byte) []byte {
 			mac := md6.HMAC256(t, k.md6[:])

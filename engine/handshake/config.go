@@ -11,9 +11,10 @@ import (
 )
 
 // The default lists of each AnyEvent::MP generation, for configuring a node
-// that behaves like one of them (node-protocol.md 9.1, aemp2.md 8). A 1.x
-// list and a 2.x list have no method in common that either side sends, so
-// such nodes fail with "no common auth type supported" (aemp2.md 9).
+// that behaves like one of them (docs/protocol.md section 11). A 1.x list
+// and a 2.x list have no method in common that either side sends, so such
+// nodes fail with "no common auth type supported" (docs/protocol.md
+// section 4).
 var (
 	AuthOffer1x  = []string{AuthTLSMD6, AuthHMACMD6}
 	AuthAccept1x = []string{AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
@@ -39,9 +40,9 @@ var (
 	// the PEER's list that is in ours (2.x lists cbor first).
 	DefaultFramings = []string{"json", "storable"}
 	// DefaultProtoKeys are the greeting pairs AnyEvent::MP 2.x sends and
-	// nothing reads (aemp2.md 1.1); 1.x ignores unknown keys. Sent unless
-	// Options.NoProtoKeys; a key also given in Options.Extra or
-	// ConnInfo.Extra is sent with that value instead.
+	// nothing reads (docs/protocol.md section 2.2); 1.x ignores unknown
+	// keys. Sent unless Options.NoProtoKeys; a key also given in
+	// Options.Extra or ConnInfo.Extra is sent with that value instead.
 	DefaultProtoKeys = []KV{{Key: "mproto", Value: "1"}, {Key: "gproto", Value: "1"}}
 )
 
@@ -254,10 +255,10 @@ func cfgErr(format string, args ...any) error {
 	return &Error{Phase: PhaseSetup, Msg: "handshake config: " + fmt.Sprintf(format, args...), Err: ErrConfig}
 }
 
-// checkNodeID enforces node-protocol.md 1.1 for our own ID: non-empty, no
-// ';' CR LF (greeting field separator / line end) and no '#' (port ID
-// separator). '%' is allowed but discouraged (a future unescaping peer would
-// read %3b / %25 differently).
+// checkNodeID enforces docs/protocol.md section 1.1 for our own ID:
+// non-empty, no ';' CR LF (greeting field separator / line end) and no '#'
+// (port ID separator). '%' is allowed but discouraged (a future unescaping
+// peer would read %3b / %25 differently).
 func checkNodeID(id string) error {
 	if id == "" {
 		return cfgErr("NodeID is empty")

@@ -83,7 +83,7 @@
 //     validated (no ';', CR, LF; no '#' in the node ID; no ',' in list
 //     entries). Nothing is escaped or unescaped (%3b/%25 are left alone).
 //
-// # Authentication tokens (framing.md 1.5, aemp2.md 2)
+// # Authentication tokens (docs/protocol.md section 3)
 //
 // With L1, L2 our greeting lines and R1, R2 the peer's (without line ends)
 // and T = "L1\nL2\nR1\nR2\n", we send (all lowercase hex):

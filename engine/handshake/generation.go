@@ -10,8 +10,9 @@ const (
 
 // GenerationOf says which AnyEvent::MP generation a peer looks like, from
 // its greeting line 1 and the auth method of its auth line (empty when not
-// known yet). The protocol version cannot tell: both send 1 (aemp2.md 1.1).
-// The first rule that applies decides:
+// known yet), as docs/protocol.md section 4 describes. The protocol
+// version cannot tell: both send 1 (docs/protocol.md section 2.2). The
+// first rule that applies decides:
 //
 //  1. The peer authenticated with a method only one generation knows:
 //     hmac_sha3_512 / tls_sha3_512 -> Gen2, hmac_md6_64_256 /

@@ -111,7 +111,7 @@ func TestGenerationOf(t *testing.T) {
 		// Rule 3: 2.x keys or a SHA3-only auth list.
 		{goNew, AuthTLSAnon, Gen2}, {goNew, AuthClear, Gen2},
 		{"aemp;1;p;x;json;gproto", "", Gen2},
-		{"aemp;1;s;hmac_sha3_512;json", AuthClear, Gen2}, // aemp2.md's simple client
+		{"aemp;1;s;hmac_sha3_512;json", AuthClear, Gen2}, // docs/protocol.md 3.4's minimal client
 		{"aemp;1;s;hmac_sha3_512,hmac_md6_64_256;json", AuthClear, Gen1},
 		// Rule 4.
 		{goOld, AuthTLSAnon, Gen1}, {"aemp;1;s;hmac_md6_64_256;json", AuthClear, Gen1}, {"", "", Gen1},

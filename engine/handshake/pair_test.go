@@ -454,9 +454,10 @@ func TestPairSHA3Matrix(t *testing.T) {
 }
 
 // TestGenerationsIncompatible: a node configured like 1.30 and one
-// configured like 2.02 cannot authenticate (aemp2.md 9): each side fails
-// after the peer's nonce line, without sending an auth line, with Perl's
-// message. With TLS on both sides too (tls_anon is in neither offer).
+// configured like 2.02 cannot authenticate (docs/protocol.md section 4):
+// each side fails after the peer's nonce line, without sending an auth
+// line, with Perl's message. With TLS on both sides too (tls_anon is in
+// neither offer).
 func TestGenerationsIncompatible(t *testing.T) {
 	sec := []byte("geheim")
 	for _, tls := range []bool{false, true} {

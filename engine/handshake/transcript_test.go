@@ -34,9 +34,9 @@ func TestTranscriptTokens(t *testing.T) {
 	}
 }
 
-// aemp2Worked1 is worked example 1 of aemp2.md 2.1 (synthetic lines,
-// tokens recomputed with the Perl code there), as a transcript: goA is
-// "connector", perlB "acceptor".
+// aemp2Worked1 is worked example 1 of docs/protocol.md section 3.2
+// (synthetic lines, tokens recomputed with AnyEvent::MP 2.02's code), as a
+// transcript: goA is "connector", perlB "acceptor".
 func aemp2Worked1() transcript {
 	return transcript{
 		name:   "aemp2-worked-1",
@@ -56,8 +56,8 @@ func aemp2Worked1() transcript {
 	}
 }
 
-// TestSHA3WorkedExamples: the other values of aemp2.md 2.1 and 2.2 (a
-// secret longer than the 72-byte block, and tls_sha3_512).
+// TestSHA3WorkedExamples: the other values of docs/protocol.md section 3.2
+// (a secret longer than the 72-byte block, tls_sha3_512, cleartext).
 func TestSHA3WorkedExamples(t *testing.T) {
 	w := aemp2Worked1()
 	long := newSecretKeys([]byte(strings.Repeat("x", 100)))
@@ -108,11 +108,12 @@ func replayConfigs(tr transcript, side int) map[string]Options {
 }
 
 // TestTranscriptReplay plays each real (version 1) capture -- 1.30 and
-// 2.02 -- and aemp2.md's worked example through our machine, once as the
-// connector and once as the acceptor, with our lines forced to the recorded
-// ones and with the default as well as the recorded generation's auth
-// lists: our auth line must be the recorded one, the recorded peer auth
-// line must be accepted, and data behind it must be left.
+// 2.02 -- and the worked example of docs/protocol.md section 3.2 through
+// our machine, once as the connector and once as the acceptor, with our
+// lines forced to the recorded ones and with the default as well as the
+// recorded generation's auth lists: our auth line must be the recorded
+// one, the recorded peer auth line must be accepted, and data behind it
+// must be left.
 func TestTranscriptReplay(t *testing.T) {
 	for _, tr := range append(allTranscripts(t), aemp2Worked1()) {
 		if strings.HasPrefix(tr.g1[0], "aemp;0;") {
