@@ -1,142 +1,96 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
-	"os"
+
+	"github.com/aemp-go/aemp/config"
 )
 
-// perlConfig is the subset of AnyEvent::MP's configuration file that an
-// aemp-go node uses (node-protocol.md section 9). Unknown keys are ignored.
+// perlConfig is the part of AnyEvent::MP's configuration file that an
+// aemp-go node uses (docs/protocol.md, section "Configuration"), typed.
+// A nil field is a key the file does not set.
 type perlConfig struct {
-	NodeID         *string                    `json:"nodeid"`
-	Secret         *string                    `json:"secret"`
-	Cert           *string                    `json:"cert"`
-	Binds          []string                   `json:"binds"`
-	Seeds          []string                   `json:"seeds"`
-	MonitorTimeout *float64                   `json:"monitor_timeout"`
-	Framing        []string                   `json:"framing_format"`
-	AuthOffer      []string                   `json:"auth_offer"`
-	AuthAccept     []string                   `json:"auth_accept"`
-	NoDelay        *json.RawMessage           `json:"nodelay"`
-	Parent         *string                    `json:"parent"`
-	Profile        map[string]json.RawMessage `json:"profile"`
+	NodeID          *string
+	Secret          *string
+	Cert            *string
+	Binds           []string
+	Seeds           []string
+	MonitorTimeout  *float64 // seconds
+	ConnectInterval *float64 // seconds
+	Framing         []string
+	AuthOffer       []string
+	AuthAccept      []string
+	NoDelay         *json.RawMessage // true or false
+	AutoCork        *bool
+	Services        []any
 }
+
+// perlConfigPath is the file aemp-go reads when no --config is given:
+// $PERL_ANYEVENT_MP_RC, else ~/.perl-anyevent-mp (set
+// PERL_ANYEVENT_MP_RC=/dev/null for none).
+func perlConfigPath() string { return config.Path() }
 
 // loadPerlConfig reads the file and returns the effective configuration
 // for profile: the top-level keys, then the profile's parent chain
-// (farthest ancestor first), then the profile's own keys. The file is
-// JSON as AnyEvent::MP reads it: trailing commas and # comments allowed.
+// (farthest ancestor first), then the profile's own keys; the node ID
+// defaults to the profile's name, as in Perl. The file is JSON as
+// AnyEvent::MP reads it (trailing commas and # comments allowed); a
+// missing or empty file is an empty configuration.
 func loadPerlConfig(path, profile string) (*perlConfig, error) {
-	raw, err := os.ReadFile(path)
+	return loadPerlConfigArgs(path, profile, nil)
+}
+
+// loadPerlConfigArgs is loadPerlConfig for configure(profile => profile,
+// args...): args are put below the file's settings, as AnyEvent::MP 1.30
+// does (so the short-lived CLI node, configure(profile => "aemp", nodeid
+// => "anon/"), takes a node ID from the file if it sets one).
+func loadPerlConfigArgs(path, profile string, args map[string]any) (*perlConfig, error) {
+	f, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	clean := relaxedJSON(raw)
-	var top perlConfig
-	if err := json.Unmarshal(clean, &top); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	eff, err := f.Resolve(profile)
+	if err != nil {
+		return nil, err
 	}
-	chain := []string{}
-	seen := map[string]bool{}
-	for name := profile; name != "" && !seen[name]; {
-		seen[name] = true
-		rawP, ok := top.Profile[name]
-		if !ok {
-			break
-		}
-		chain = append([]string{name}, chain...)
-		var p perlConfig
-		if err := json.Unmarshal(rawP, &p); err != nil {
-			return nil, fmt.Errorf("%s: profile %s: %w", path, name, err)
-		}
-		name = ""
-		if p.Parent != nil {
-			name = *p.Parent
+	for k, v := range args {
+		if _, ok := eff[k]; !ok {
+			eff[k] = v
 		}
 	}
-	eff := top
-	for _, name := range chain {
-		var p perlConfig
-		json.Unmarshal(top.Profile[name], &p)
-		eff.merge(&p)
+	s, err := config.SettingsOf(eff)
+	if err != nil {
+		return nil, err
 	}
-	if eff.NodeID == nil && len(chain) > 0 {
-		eff.NodeID = &profile
+	pc := &perlConfig{
+		NodeID:     s.NodeID,
+		Secret:     s.Secret,
+		Cert:       s.Cert,
+		Binds:      s.Binds,
+		Seeds:      s.Seeds,
+		Framing:    s.FramingFormat,
+		AuthOffer:  s.AuthOffer,
+		AuthAccept: s.AuthAccept,
+		AutoCork:   s.AutoCork,
+		Services:   s.Services,
 	}
-	return &eff, nil
-}
-
-// merge overrides c with the keys p sets.
-func (c *perlConfig) merge(p *perlConfig) {
-	if p.NodeID != nil {
-		c.NodeID = p.NodeID
+	if pc.NodeID == nil {
+		pc.NodeID = &profile
 	}
-	if p.Secret != nil {
-		c.Secret = p.Secret
+	if s.MonitorTimeout != nil {
+		v := s.MonitorTimeout.Seconds()
+		pc.MonitorTimeout = &v
 	}
-	if p.Cert != nil {
-		c.Cert = p.Cert
+	if s.ConnectInterval != nil {
+		v := s.ConnectInterval.Seconds()
+		pc.ConnectInterval = &v
 	}
-	if p.Binds != nil {
-		c.Binds = p.Binds
-	}
-	if p.Seeds != nil {
-		c.Seeds = p.Seeds
-	}
-	if p.MonitorTimeout != nil {
-		c.MonitorTimeout = p.MonitorTimeout
-	}
-	if p.Framing != nil {
-		c.Framing = p.Framing
-	}
-	if p.AuthOffer != nil {
-		c.AuthOffer = p.AuthOffer
-	}
-	if p.AuthAccept != nil {
-		c.AuthAccept = p.AuthAccept
-	}
-	if p.NoDelay != nil {
-		c.NoDelay = p.NoDelay
-	}
-}
-
-// relaxedJSON removes # comments and trailing commas outside strings.
-func relaxedJSON(in []byte) []byte {
-	var out bytes.Buffer
-	inStr, esc := false, false
-	for i := 0; i < len(in); i++ {
-		b := in[i]
-		if inStr {
-			out.WriteByte(b)
-			switch {
-			case esc:
-				esc = false
-			case b == '\\':
-				esc = true
-			case b == '"':
-				inStr = false
-			}
-			continue
+	if s.NoDelay != nil {
+		raw := json.RawMessage("false")
+		if *s.NoDelay {
+			raw = json.RawMessage("true")
 		}
-		switch b {
-		case '"':
-			inStr = true
-		case '#':
-			for i < len(in) && in[i] != '\n' {
-				i++
-			}
-			out.WriteByte('\n')
-			continue
-		case ']', '}':
-			// Drop a comma before the closing bracket (whitespace between).
-			t := bytes.TrimRight(out.Bytes(), " \t\r\n")
-			if len(t) > 0 && t[len(t)-1] == ',' {
-				out.Truncate(len(t) - 1)
-			}
-		}
-		out.WriteByte(b)
+		pc.NoDelay = &raw
 	}
-	return out.Bytes()
+	return pc, nil
 }

@@ -23,6 +23,7 @@ var commands = []command{
 	{"node", "run an AEMP node", runNode},
 	{"bench", "load-test an AEMP node (sink, ping, connect)", runBench},
 	{"md6sum", "print MD6 checksums of files", runMD6Sum},
+	{"config", "edit the configuration file: gensecret, setseeds, profile, showconfig, ... (aemp config --help)", runConfig},
 }
 
 func main() {
@@ -43,6 +44,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if c.name == args[0] {
 			return c.run(args[1:], stdin, stdout, stderr)
 		}
+	}
+	if isConfigCommand(args) {
+		return runConfig(args, stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "aemp: unknown command %q\n\n", args[0])
 	usage(stderr)
