@@ -74,17 +74,18 @@ func GenCert(random io.Reader, now time.Time) (string, error) {
 		return "", err
 	}
 	skid := sha1.Sum(spki.PublicKey.Bytes)
+	exts, err := caExtensions(skid[:])
+	if err != nil {
+		return "", err
+	}
 	now = now.UTC().Truncate(time.Second)
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: certCN},
-		NotBefore:             now,
-		NotAfter:              now.Add(certValidity),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		SubjectKeyId:          skid[:],
-		AuthorityKeyId:        skid[:],
-		SignatureAlgorithm:    x509.SHA256WithRSA,
+		SerialNumber:       serial,
+		Subject:            pkix.Name{CommonName: certCN},
+		NotBefore:          now,
+		NotAfter:           now.Add(certValidity),
+		ExtraExtensions:    exts,
+		SignatureAlgorithm: x509.SHA256WithRSA,
 	}
 	der, err := x509.CreateCertificate(random, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -102,6 +103,32 @@ func GenCert(random io.Reader, now time.Time) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// caExtensions returns the extensions of a self-signed certificate made by
+// openssl req -x509, in its order: subject key identifier, authority key
+// identifier (the same key ID), basic constraints CA:TRUE (critical).
+// (crypto/x509 would write them in another order.)
+func caExtensions(keyID []byte) ([]pkix.Extension, error) {
+	ski, err := asn1.Marshal(keyID)
+	if err != nil {
+		return nil, err
+	}
+	aki, err := asn1.Marshal(struct {
+		KeyID []byte `asn1:"optional,tag:0"`
+	}{keyID})
+	if err != nil {
+		return nil, err
+	}
+	bc, err := asn1.Marshal(struct{ IsCA bool }{true})
+	if err != nil {
+		return nil, err
+	}
+	return []pkix.Extension{
+		{Id: asn1.ObjectIdentifier{2, 5, 29, 14}, Value: ski},
+		{Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: aki},
+		{Id: asn1.ObjectIdentifier{2, 5, 29, 19}, Critical: true, Value: bc},
+	}, nil
 }
 
 // CheckCert reports whether pemText holds what the "cert" setting needs: a
