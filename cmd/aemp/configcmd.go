@@ -206,6 +206,26 @@ var lowLevelHelp = map[string]string{
 	"nodelay":          "Sets TCP_NODELAY (default on; 0 or \"\" turn it off).",
 }
 
+// wrap breaks text into lines of at most width characters at spaces.
+func wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(text) {
+		switch {
+		case i == 0:
+		case n+1+len(w) > width:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}
+
 // missingText says what a command's missing argument is, in the words of
 // Perl's aemp where they fit.
 func missingText(name string) string {
@@ -324,7 +344,7 @@ func runConfig(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		i++
 		if i < len(toks) && (toks[i].raw == "--help" || toks[i].raw == "-h") {
-			fmt.Fprintf(stdout, "usage: aemp %s %s\n\n%s\n", c.name, c.arg, c.help)
+			fmt.Fprintf(stdout, "usage: %s\n\n%s\n", strings.TrimSpace("aemp "+c.name+" "+c.arg), wrap(c.help, 72))
 			return 0
 		}
 		st := step{cmd: c}
