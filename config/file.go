@@ -8,10 +8,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -180,13 +178,5 @@ func copyFile(from, to string, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	w, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(w, bytes.NewReader(text))
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return os.WriteFile(to, text, mode)
 }

@@ -327,6 +327,10 @@ func runConfig(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var next []string // a non-configuration command and its arguments
 	for i := 0; i < len(toks); {
 		name, ok := toks[i].val.(string)
+		if name == "--help" || name == "-h" {
+			fmt.Fprint(stdout, configUsage)
+			return 0
+		}
 		if !ok {
 			fmt.Fprintf(stderr, "aemp: %s: no such aemp command (aemp config --help lists them)\n", toks[i].raw)
 			return 2

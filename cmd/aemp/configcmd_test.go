@@ -247,7 +247,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestConfigHelp(t *testing.T) {
 	rc := filepath.Join(t.TempDir(), "rc")
-	for _, args := range [][]string{{"config", "--help"}, {"config", "-h"}} {
+	for _, args := range [][]string{{"config", "--help"}, {"config", "-h"}, {"setnodeid", "x", "--help"}} {
 		code, out, _ := aempRC(t, rc, args...)
 		if code != 0 || !strings.Contains(out, "showconfig [NAME [KEY VALUE]...]") || !strings.Contains(out, "Exit status") {
 			t.Errorf("%q: exit %d\n%s", args, code, out)
