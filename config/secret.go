@@ -78,10 +78,14 @@ func GenCert(random io.Reader, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	subject, err := utf8Name(certCN)
+	if err != nil {
+		return "", err
+	}
 	now = now.UTC().Truncate(time.Second)
 	tmpl := &x509.Certificate{
 		SerialNumber:       serial,
-		Subject:            pkix.Name{CommonName: certCN},
+		RawSubject:         subject,
 		NotBefore:          now,
 		NotAfter:           now.Add(certValidity),
 		ExtraExtensions:    exts,
@@ -103,6 +107,24 @@ func GenCert(random io.Reader, now time.Time) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// utf8Name returns the distinguished name CN=cn with the value as a
+// UTF8String, as openssl writes it (crypto/x509 would pick
+// PrintableString).
+func utf8Name(cn string) ([]byte, error) {
+	atv, err := asn1.Marshal(struct {
+		Type  asn1.ObjectIdentifier
+		Value string `asn1:"utf8"`
+	}{asn1.ObjectIdentifier{2, 5, 4, 3}, cn})
+	if err != nil {
+		return nil, err
+	}
+	set, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSet, IsCompound: true, Bytes: atv})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: set})
 }
 
 // caExtensions returns the extensions of a self-signed certificate made by

@@ -159,7 +159,11 @@ func TestGenCertOpenSSL(t *testing.T) {
 				keep = append(keep, l)
 			}
 		}
-		return strings.Join(keep, "\n")
+		names, err := exec.Command(openssl, "x509", "-in", file, "-noout", "-subject", "-issuer", "-nameopt", "show_type").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(keep, "\n") + "\n" + string(names)
 	}
 	if a, b := shape(ours), shape(theirs); a != b {
 		t.Errorf("GenCert's certificate differs in shape from openssl req's:\n--- ours\n%s\n--- openssl\n%s", a, b)
