@@ -56,6 +56,8 @@ func layoutLines(text []byte) []string {
 // the bytes are equal.
 func TestPerlWrittenFiles(t *testing.T) {
 	files, _ := filepath.Glob("testdata/perl/*.json")
+	chain, _ := filepath.Glob("testdata/perl/chain/*.json")
+	files = append(files, chain...)
 	if len(files) < 50 {
 		t.Fatalf("only %d files in testdata/perl", len(files))
 	}

@@ -64,8 +64,8 @@ func shellWords(t *testing.T, s string) []string {
 	return words
 }
 
-func readSteps(t *testing.T) []perlStep {
-	f, err := os.Open(filepath.Join(perlDir, "STEPS.txt"))
+func readSteps(t *testing.T, dir string) []perlStep {
+	f, err := os.Open(filepath.Join(dir, "STEPS.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,15 +84,15 @@ func readSteps(t *testing.T) []perlStep {
 		rc, _ := strconv.Atoi(m[2])
 		steps = append(steps, perlStep{m[1], rc, m[3], shellWords(t, m[4])})
 	}
-	if len(steps) < 60 {
-		t.Fatalf("STEPS.txt: only %d steps", len(steps))
+	if len(steps) == 0 {
+		t.Fatalf("%s/STEPS.txt: no steps", dir)
 	}
 	return steps
 }
 
 // stepFile returns the file of step nn with the given extension, or "".
-func stepFile(t *testing.T, nn, ext string) string {
-	m, _ := filepath.Glob(filepath.Join(perlDir, nn+"-*"+ext))
+func stepFile(t *testing.T, dir, nn, ext string) string {
+	m, _ := filepath.Glob(filepath.Join(dir, nn+"-*"+ext))
 	if len(m) > 1 {
 		t.Fatalf("step %s: several %s files", nn, ext)
 	}
@@ -145,7 +145,18 @@ func sameDoc(t *testing.T, what string, ours, perl []byte) {
 // TestPerlSteps runs the command lines Perl's aemp 1.30 ran, in order, on
 // a fresh file and compares, after every step: the exit status (zero or
 // not), whether the file was rewritten, the file and what was printed.
+// perlDir has one command (or chain) per configuration command, chain/ a
+// chain that sets up the profile of the CLI commands.
 func TestPerlSteps(t *testing.T) {
+	for _, dir := range []string{perlDir, filepath.Join(perlDir, "chain")} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { replaySteps(t, dir) })
+	}
+	if n := len(readSteps(t, perlDir)); n < 60 {
+		t.Errorf("%s/STEPS.txt: only %d steps", perlDir, n)
+	}
+}
+
+func replaySteps(t *testing.T, dir string) {
 	certInput, err := filepath.Abs(filepath.Join(perlDir, "cert-input.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +171,7 @@ func TestPerlSteps(t *testing.T) {
 		}
 		return st.Sys().(*syscall.Stat_t).Ino
 	}
-	for _, st := range readSteps(t) {
+	for _, st := range readSteps(t, dir) {
 		args := slices.Clone(st.args)
 		for i, a := range args {
 			if strings.HasSuffix(a, "/cert-input.pem") {
@@ -192,7 +203,7 @@ func TestPerlSteps(t *testing.T) {
 		case st.changed == "yes" && (now == ino || now == 0):
 			t.Errorf("%s: did not write the file where Perl did", what)
 		}
-		if perl := stepFile(t, st.nn, ".json"); perl != "" {
+		if perl := stepFile(t, dir, st.nn, ".json"); perl != "" {
 			want, _ := os.ReadFile(perl)
 			ours, err := os.ReadFile(rc)
 			if err != nil {
@@ -200,13 +211,13 @@ func TestPerlSteps(t *testing.T) {
 			}
 			sameDoc(t, what+": file", ours, want)
 		}
-		if perl := stepFile(t, st.nn, ".stdout"); perl != "" {
+		if perl := stepFile(t, dir, st.nn, ".stdout"); perl != "" {
 			want, _ := os.ReadFile(perl)
 			sameDoc(t, what+": output", []byte(out), want)
 		} else if out != "" {
 			t.Errorf("%s: printed %q, Perl nothing", what, out)
 		}
-		if perl := stepFile(t, st.nn, ".stderr"); perl != "" {
+		if perl := stepFile(t, dir, st.nn, ".stderr"); perl != "" {
 			want, _ := os.ReadFile(perl)
 			msg, _, _ := strings.Cut(strings.TrimSpace(string(want)), " (try perldoc")
 			if !strings.Contains(errs, msg) || strings.Count(errs, "\n") != 1 {
