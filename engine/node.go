@@ -59,6 +59,7 @@ type Node struct {
 	stats      counters
 	nodePorts  nodePortState
 	waiters    upWaiters // goroutines in WaitNode
+	spawns     spawnRegistry
 }
 
 // New checks cfg and returns a node that is not started yet: ports can be

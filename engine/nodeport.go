@@ -185,6 +185,8 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 			}
 			n.Send(r, append(append([]any{}, a[2:]...), yes)...)
 		}
+	case "AnyEvent::MP::_spawn":
+		n.spawnLocal(src, str(0), str(1), a[min(2, len(a)):])
 	case "eval":
 		if r := str(1); r != "" {
 			n.Send(r, append(append([]any{}, a[2:]...), "eval not supported")...)
