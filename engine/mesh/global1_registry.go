@@ -21,7 +21,7 @@ const (
 // dropping a node's entries cost what it holds, not what all hold.
 type global1Registry struct {
 	self    string
-	groups  map[string]map[string]string        // group -> port ID -> owner
+	groups  map[string]map[string]string         // group -> port ID -> owner
 	byNode  map[string]map[global1Entry]struct{} // port's node -> entries
 	foreign map[string]map[global1Entry]struct{} // owner -> entries for other nodes' ports
 	count   map[string]int                       // peer owner -> entries it holds
