@@ -272,8 +272,13 @@ func argAt(args []any, i int) any {
 // perlText returns a scalar as the string Perl code would see; ok is false
 // for undef, arrays and hashes.
 func perlText(v any) (string, bool) {
-	if v == nil {
+	switch x := v.(type) {
+	case nil, []any, map[string]any:
 		return "", false
+	case int:
+		return strconv.Itoa(x), true
+	case float64:
+		return perlNV(x), true
 	}
 	return framing.Text(v)
 }
@@ -290,6 +295,10 @@ func perlString(v any) string {
 			return "1"
 		}
 		return "0"
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return perlNV(x)
 	case framing.Number:
 		if _, err := x.Int64(); err == nil {
 			return string(x)
@@ -332,6 +341,10 @@ func perlIntIsZero(v any) bool {
 		return !x
 	case int64:
 		return x == 0
+	case int:
+		return x == 0
+	case float64:
+		return math.Abs(x) < 1
 	case framing.Number:
 		f, _ := strconv.ParseFloat(string(x), 64) // ±Inf when too large
 		return math.Abs(f) < 1
