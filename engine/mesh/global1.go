@@ -37,7 +37,10 @@ type global1Error struct {
 	text string
 }
 
+// Error returns the text (Perl's, where it has one).
 func (e *global1Error) Error() string { return e.text }
+
+// Unwrap returns the sentinel the error matches.
 func (e *global1Error) Unwrap() error { return e.kind }
 
 // Global1Config configures a Global1.
@@ -48,7 +51,8 @@ type Global1Config struct {
 	Addrs []string
 	// PortName returns a fresh port name, unique within this node's
 	// lifetime, for a Global port this node spawns on another node (Perl
-	// uses "RUNIQ.ID", e.g. "xYz.7"). Nil: names "g1-RANDOM.N" are made.
+	// uses "RUNIQ.ID", e.g. "xYz.7"). It is called from within NodeUp and
+	// Receive, on the caller's goroutine. Nil: names "g1-RANDOM.N" are made.
 	PortName func() string
 	// Limits bound what peers can make the state machine hold.
 	Limits Limits
@@ -144,6 +148,8 @@ func NewGlobal1(cfg Global1Config) *Global1 {
 	return g
 }
 
+// nonNilStrings returns s, or an empty slice for nil (addr carries [],
+// never null).
 func nonNilStrings(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -407,7 +413,7 @@ func (g *Global1) Master() string { return g.master }
 // is sent without a master.
 func (g *Global1) Find(node string, now time.Time) Actions {
 	var a Actions
-	if p, ok := g.port[g.master]; ok && node != "" {
+	if p, ok := g.port[g.master]; ok && g.validNodeID(node) {
 		a.Send = append(a.Send, Send{To: p, Args: []any{"find", node}})
 	}
 	return a

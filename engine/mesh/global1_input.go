@@ -419,6 +419,7 @@ const (
 	global1NumProblems
 )
 
+// global1ProblemText words each problem for the Warning.
 var global1ProblemText = [global1NumProblems]string{
 	global1Malformed:    "malformed values ignored",
 	global1Unknown:      "unknown message ignored",
@@ -440,6 +441,7 @@ type global1Report struct {
 	n          [global1NumProblems]int
 }
 
+// add counts n occurrences of p.
 func (r *global1Report) add(p global1Problem, n int) { r.n[p] += n }
 
 // flush appends the message's Warning, if anything was wrong with it.

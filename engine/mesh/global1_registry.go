@@ -30,6 +30,7 @@ type global1Registry struct {
 	max     int
 }
 
+// init makes an empty registry for node self with lim's entry limits.
 func (r *global1Registry) init(self string, lim Limits) {
 	r.self = self
 	r.groups = map[string]map[string]string{}
@@ -140,10 +141,12 @@ func (r *global1Registry) members(group string) []string {
 	return sortedKeys(r.groups[group])
 }
 
+// unindexForeign forgets that owner holds e for another node's port.
 func (r *global1Registry) unindexForeign(owner string, e global1Entry) {
 	indexDel(r.foreign, owner, e)
 }
 
+// uncount takes one entry off a peer owner's count and the total.
 func (r *global1Registry) uncount(owner string) {
 	r.total--
 	if r.count[owner]--; r.count[owner] <= 0 {
@@ -151,6 +154,7 @@ func (r *global1Registry) uncount(owner string) {
 	}
 }
 
+// indexAdd adds e to the set m[k].
 func indexAdd(m map[string]map[global1Entry]struct{}, k string, e global1Entry) {
 	s := m[k]
 	if s == nil {
@@ -160,6 +164,7 @@ func indexAdd(m map[string]map[global1Entry]struct{}, k string, e global1Entry) 
 	s[e] = struct{}{}
 }
 
+// indexDel removes e from the set m[k], dropping an emptied set.
 func indexDel(m map[string]map[global1Entry]struct{}, k string, e global1Entry) {
 	if s := m[k]; s != nil {
 		delete(s, e)
