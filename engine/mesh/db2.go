@@ -313,9 +313,12 @@ func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 		d.seeds[node] = true
 	}
 	if seed {
-		d.send(&a, node, "g_slave")
+		d.send(&a, node, "g_slave") // at greeting time, queued
 	}
 	isSeed := d.seeds[node]
+	if !d.global && d.master == "" && isSeed {
+		d.masterSet(&a, node)
+	}
 	if isSeed {
 		d.send(&a, node, "g_slave")
 	}
@@ -325,8 +328,6 @@ func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 			d.keep[node] = false
 			d.keepStop()
 		}
-	} else if d.master == "" && isSeed {
-		d.masterSet(&a, node)
 	}
 	return a
 }
