@@ -575,9 +575,7 @@ func (d *DB2) watch(a *Actions, family string, internal bool) {
 	if w := d.watches[family]; w != nil {
 		if internal {
 			w.internal = true
-			for _, k := range db2Sorted(w.db) {
-				d.keepAdd(a, k)
-			}
+			d.keepAddAll(a, d.self, db2Sorted(w.db))
 			return
 		}
 		w.refs++

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"slices"
 	"time"
 )
 
@@ -29,6 +30,13 @@ func (d *DB2) globalRequest(a *Actions, src, name string, a0, a1, a2 any) {
 		db, ok := a0.(map[string]any)
 		if !ok && a0 != nil {
 			d.warn(a, src, "g_set: database is not a map")
+			return
+		}
+		if !d.globals[src] {
+			// Perl global nodes announce themselves (g_global) before
+			// they send g_set; from anyone else it would plant address
+			// entries in our own database
+			d.warn(a, src, "g_set: not from a global node")
 			return
 		}
 		// a global node's listen addresses are mirrored into our own
@@ -177,14 +185,24 @@ func (d *DB2) onSlave(a *Actions, src string, db map[string]any) {
 	d.report(a, src, "g_slave", &st)
 }
 
-// gSet takes a whole database from node, family by family ('l first, so
+// gSet takes a whole database from node, family by family: 'l first (so
 // that the addresses of global nodes listed in 'g are known when we
-// connect to them).
+// connect to them), then in order, unless there are so many families that
+// sorting them would cost more than taking them.
 func (d *DB2) gSet(a *Actions, node string, db map[string]any, st *db2Stats) {
-	fams := db2Sorted(db)
-	if i := indexOf(fams, db2Listen); i > 0 {
-		copy(fams[1:i+1], fams[:i])
-		fams[0] = db2Listen
+	fams := make([]string, 0, len(db))
+	start := 0
+	if _, ok := db[db2Listen]; ok {
+		fams = append(fams, db2Listen)
+		start = 1
+	}
+	for f := range db {
+		if f != db2Listen {
+			fams = append(fams, f)
+		}
+	}
+	if len(fams) <= db2SortMax {
+		slices.Sort(fams[start:])
 	}
 	for _, f := range fams {
 		if !d.okName(f) {
@@ -199,15 +217,6 @@ func (d *DB2) gSet(a *Actions, node string, db map[string]any, st *db2Stats) {
 			st.bad++
 		}
 	}
-}
-
-func indexOf(l []string, s string) int {
-	for i, e := range l {
-		if e == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // okListen reports whether v may be an 'l value: null or a list of at
@@ -242,7 +251,13 @@ func (d *DB2) gUpd(a *Actions, node, family string, in map[string]any, del []str
 	remote := node != d.self
 	restricted := remote && !d.globals[node]
 	sh := d.shards[node]
-	set := make(map[string]any, min(len(in), 64))
+	if remote && len(in) > 0 && (sh == nil || sh.fams[family] == nil) &&
+		(sh != nil && sh.n >= d.lim.MaxEntriesPerNode || d.entries >= d.lim.MaxEntries) {
+		// nothing of this can be taken: the node or everyone is at the limit
+		st.over += len(in)
+		in = nil
+	}
+	var set map[string]any // allocated for the first entry taken
 	for k, v := range in {
 		var size int
 		if remote {
@@ -301,6 +316,9 @@ func (d *DB2) gUpd(a *Actions, node, family string, in map[string]any, del []str
 		h := f.holders[k]
 		h.add(node)
 		f.holders[k] = h
+		if set == nil {
+			set = map[string]any{}
+		}
 		set[k] = v
 	}
 
@@ -347,6 +365,9 @@ func (d *DB2) gUpd(a *Actions, node, family string, in map[string]any, del []str
 		}
 		if other != "" {
 			if v := d.shards[other].fams[family][k]; !db2Equal(f.merged[k], v) {
+				if set == nil {
+					set = map[string]any{}
+				}
 				set[k] = v
 				f.merged[k] = v
 			}
@@ -374,6 +395,9 @@ func (d *DB2) gUpd(a *Actions, node, family string, in map[string]any, del []str
 		delete(d.fams, family)
 	}
 
+	if set == nil {
+		set = map[string]any{} // Perl sends {} where nothing was set
+	}
 	if d.isSlave(node) && (len(set) > 0 || len(delGlobal) > 0) {
 		for _, g := range db2Sorted(d.globals) {
 			d.send(a, g, "g_upd", family, set, db2List(delGlobal))
@@ -466,17 +490,17 @@ func (d *DB2) globalConnect(a *Actions, node string) {
 // keepalive: a global node stays connected to every global node in 'g
 
 // keepAdd starts keeping node connected; if it is down it is dialled now
-// and retried from Tick.
-func (d *DB2) keepAdd(a *Actions, node string) {
+// and retried from Tick. It reports false when db2MaxKeepalive nodes are
+// kept already.
+func (d *DB2) keepAdd(a *Actions, node string) bool {
 	if node == d.self || !d.okNode(node) {
-		return
+		return true
 	}
 	if _, ok := d.keep[node]; ok {
-		return
+		return true
 	}
 	if len(d.keep) >= db2MaxKeepalive {
-		d.warn(a, d.self, "'g: more than %d global nodes, not keeping %s connected", db2MaxKeepalive, db2Quote(node))
-		return
+		return false
 	}
 	down := !d.up[node]
 	d.keep[node] = down
@@ -485,6 +509,21 @@ func (d *DB2) keepAdd(a *Actions, node string) {
 		d.keepReset()
 		d.retry = min(2*d.retry, db2KeepMax)
 		d.next = d.now.Add(d.retry)
+	}
+	return true
+}
+
+// keepAddAll keeps every node of l connected, with one Warning from src
+// for those beyond db2MaxKeepalive.
+func (d *DB2) keepAddAll(a *Actions, src string, l []string) {
+	refused := 0
+	for _, n := range l {
+		if !d.keepAdd(a, n) {
+			refused++
+		}
+	}
+	if refused > 0 {
+		d.warn(a, src, "'g: %d global nodes beyond %d not kept connected", refused, db2MaxKeepalive)
 	}
 }
 

@@ -292,9 +292,8 @@ func (d *DB2) onChg(a *Actions, src, name string, fv, setv, delv any, full bool)
 		a.Changes = append(a.Changes, Change{Name: family, Added: added, Removed: removed, Values: vals})
 	}
 	if w.internal && family == db2Globals && d.global {
-		for _, k := range added {
-			d.keepAdd(a, k)
-		}
+		// the senders of the entries are the ones to blame
+		d.keepAddAll(a, d.self, added)
 		for _, k := range removed {
 			d.keepDel(k)
 		}

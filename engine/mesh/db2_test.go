@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -403,4 +404,382 @@ func TestDB2MeshOfFour(t *testing.T) {
 		t.Errorf("%d messages lost", n.lost)
 	}
 	n.noWarnings(t)
+}
+
+// db2Check verifies a DB2's bookkeeping: shard counts and budgets, the
+// merged view against the shards, and the limits.
+func db2Check(t testing.TB, d *DB2) {
+	t.Helper()
+	entries, bytes := 0, 0
+	want := map[string]map[string][]string{} // family -> key -> holders
+	for node, sh := range d.shards {
+		n, b := 0, 0
+		for f, kv := range sh.fams {
+			if len(kv) == 0 {
+				t.Fatalf("%s: empty family %q kept", node, f)
+			}
+			for k, v := range kv {
+				n++
+				b += len(k) + db2LocalSize(v) + db2EntryOverhead
+				if want[f] == nil {
+					want[f] = map[string][]string{}
+				}
+				want[f][k] = append(want[f][k], node)
+			}
+		}
+		if n != sh.n || b != sh.bytes {
+			t.Fatalf("%s: shard counts %d/%d, recounted %d/%d", node, sh.n, sh.bytes, n, b)
+		}
+		if node != d.self {
+			if n > d.lim.MaxEntriesPerNode || b > d.nodeB {
+				t.Fatalf("%s: %d entries, %d bytes: over the limits", node, n, b)
+			}
+			entries += n
+			bytes += b
+		}
+	}
+	if entries != d.entries || bytes != d.bytes {
+		t.Fatalf("totals %d/%d, recounted %d/%d", d.entries, d.bytes, entries, bytes)
+	}
+	if entries > d.lim.MaxEntries || bytes > d.maxBytes || len(d.shards) > d.lim.MaxNodes+1 {
+		t.Fatalf("%d entries, %d bytes, %d shards: over the limits", entries, bytes, len(d.shards))
+	}
+	if len(want) != len(d.fams) {
+		t.Fatalf("%d families in the view, %d in the shards", len(d.fams), len(want))
+	}
+	for f, keys := range want {
+		fam := d.fams[f]
+		if fam == nil || len(fam.merged) != len(keys) || len(fam.holders) != len(keys) {
+			t.Fatalf("family %q: view %v, shards %v", f, fam, keys)
+		}
+		for k, hs := range keys {
+			got := fam.holders[k]
+			l := got.list()
+			slices.Sort(l)
+			slices.Sort(hs)
+			if !slices.Equal(l, hs) {
+				t.Fatalf("%q/%q: holders %v, shards %v", f, k, l, hs)
+			}
+			if _, ok := fam.merged[k]; !ok {
+				t.Fatalf("%q/%q: not in the view", f, k)
+			}
+		}
+	}
+	n, b := 0, 0
+	for _, w := range d.watches {
+		if len(w.db) != len(w.bytes) {
+			t.Fatal("watch sizes out of step")
+		}
+		n += len(w.db)
+		for _, s := range w.bytes {
+			b += s
+		}
+	}
+	if n != d.watchN || b != d.watchB || n > d.lim.MaxEntries {
+		t.Fatalf("watch totals %d/%d, recounted %d/%d", d.watchN, d.watchB, n, b)
+	}
+	if len(d.keep) > db2MaxKeepalive || len(d.finds) > d.lim.MaxNodes || len(d.found) > d.lim.MaxNodes {
+		t.Fatalf("keep %d, finds %d, found %d", len(d.keep), len(d.finds), len(d.found))
+	}
+}
+
+func TestDB2NodeDownAndRestart(t *testing.T) {
+	n := fourNodes(t)
+	for _, id := range []string{"s", "n1", "n3"} {
+		n.do(id, n.nodes[id].d.Watch("workers"))
+		n.do(id, n.nodes[id].d.Watch("'l"))
+	}
+	n.stop("n2")
+	for _, id := range []string{"s", "n1", "n3"} {
+		nd := n.nodes[id]
+		if got := nd.watched("workers"); !slices.Equal(got, []string{"n1#w", "n3#w", "s#w"}) {
+			t.Errorf("%s: workers %v", id, got)
+		}
+		if got := nd.watched("'l"); !slices.Equal(got, []string{"n1", "n3", "s"}) {
+			t.Errorf("%s: 'l %v", id, got)
+		}
+		if c, _ := nd.lastChange("workers"); !slices.Equal(c.Removed, []string{"n2#w"}) {
+			t.Errorf("%s: last change %+v", id, c)
+		}
+	}
+	// the watchers were told by g_chg2 with the deleted key
+	var chg2 []string
+	for _, m := range n.nodes["s"].sent {
+		if name, _ := framing.Text(m.args[0]); name == "g_chg2" {
+			b, _ := json.Marshal(db2Plain(m.args))
+			chg2 = append(chg2, m.to+" "+string(b))
+		}
+	}
+	for _, w := range []string{`n1 ["g_chg2","workers",{},["n2#w"]]`, `n3 ["g_chg2","'l",{},["n2"]]`} {
+		if !slices.Contains(chg2, w) {
+			t.Errorf("no %s in %v", w, chg2)
+		}
+	}
+	db2Check(t, n.nodes["s"].d)
+	if got := n.queryKeys(t, "n3", "workers"); !slices.Equal(got, []string{"n1#w", "n3#w", "s#w"}) {
+		t.Errorf("keys after n2 went down: %v", got)
+	}
+	// n2 is unknown now: g_found with null becomes a Dial without addresses
+	n1 := n.nodes["n1"]
+	n.do("n1", n1.d.Find("n2", n.now))
+	if len(n1.dials) != 1 || n1.dials[0].Node != "n2" || n1.dials[0].Addrs != nil {
+		t.Fatalf("dials %+v", n1.dials)
+	}
+	n1.dials = nil
+	// restarted at another address, it is found there
+	n.addAt("n2", "10.0.0.99:4040", false, "s")
+	n.connect("n2", "s")
+	n.do("n2", n.nodes["n2"].d.Reg("workers", "n2#new", nil))
+	n.do("n1", n1.d.Find("n2", n.now))
+	if len(n1.dials) != 1 || !slices.Equal(n1.dials[0].Addrs, []string{"10.0.0.99:4040"}) {
+		t.Fatalf("dials %+v", n1.dials)
+	}
+	if got := n1.d.NodeAddrs("n2"); !slices.Equal(got, []string{"10.0.0.99:4040"}) {
+		t.Errorf("NodeAddrs %v", got)
+	}
+	if got := n1.watched("workers"); !slices.Equal(got, []string{"n1#w", "n2#new", "n3#w", "s#w"}) {
+		t.Errorf("n1 workers %v", got)
+	}
+	// a global node answers Find from its own view
+	s := n.nodes["s"]
+	n.do("s", s.d.Find("n2", n.now))
+	if d := s.dials[len(s.dials)-1]; d.Node != "n2" || !slices.Equal(d.Addrs, []string{"10.0.0.99:4040"}) {
+		t.Errorf("global find %+v", d)
+	}
+	n.noWarnings(t)
+}
+
+func TestDB2TwoGlobalsMerge(t *testing.T) {
+	n := newDB2Net(t)
+	n.add("A", true)
+	n.add("B", true)
+	n.add("a1", false, "A")
+	n.add("b1", false, "B")
+	n.connect("a1", "A")
+	n.connect("b1", "B")
+	n.do("a1", n.nodes["a1"].d.Reg("workers", "a1#w", nil))
+	n.do("b1", n.nodes["b1"].d.Reg("workers", "b1#w", "x"))
+	n.do("A", n.nodes["A"].d.Set("conf", "k", "A's"))
+	n.do("a1", n.nodes["a1"].d.Watch("workers"))
+	if got := n.queryKeys(t, "a1", "workers"); !slices.Equal(got, []string{"a1#w"}) {
+		t.Fatalf("before the merge: %v", got)
+	}
+	n.connect("A", "B")
+	for _, id := range []string{"A", "B", "a1", "b1"} {
+		if got := n.queryKeys(t, id, "workers"); !slices.Equal(got, []string{"a1#w", "b1#w"}) {
+			t.Errorf("%s: workers %v", id, got)
+		}
+		if got := n.queryKeys(t, id, "'g"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("%s: 'g %v", id, got)
+		}
+		if got := n.queryKeys(t, id, "'l"); !slices.Equal(got, []string{"A", "B", "a1", "b1"}) {
+			t.Errorf("%s: 'l %v", id, got)
+		}
+		if got := n.queryKeys(t, id, "conf"); !slices.Equal(got, []string{"k"}) {
+			t.Errorf("%s: conf %v", id, got)
+		}
+	}
+	if got := n.nodes["a1"].watched("workers"); !slices.Equal(got, []string{"a1#w", "b1#w"}) {
+		t.Errorf("a1 watched %v", got)
+	}
+	// the exchange: g_global both ways, then g_set with the slaves' entries
+	var seen []string
+	for _, m := range n.nodes["A"].sent {
+		if m.to == "B" {
+			name, _ := framing.Text(m.args[0])
+			seen = append(seen, name)
+		}
+	}
+	if len(seen) < 2 || seen[0] != "g_global" || !slices.Contains(seen, "g_set") || !slices.Contains(seen, "g_upd") {
+		t.Errorf("A -> B: %v", seen)
+	}
+	// an update of b1 travels b1 -> B -> A (g_upd) -> a1 (g_chg2)
+	n.do("b1", n.nodes["b1"].d.Reg("workers", "b1#v", nil))
+	if c, _ := n.nodes["a1"].lastChange("workers"); !slices.Equal(c.Added, []string{"b1#v"}) {
+		t.Errorf("a1 change %+v", c)
+	}
+	// a value both sides hold survives when one side deletes it
+	n.do("a1", n.nodes["a1"].d.Set("shared", "k", "same"))
+	n.do("b1", n.nodes["b1"].d.Set("shared", "k", "same"))
+	n.do("b1", n.nodes["b1"].d.Del("shared", "k"))
+	for _, id := range []string{"A", "B"} {
+		if l := n.nodes[id].d.Lookup("shared"); fmt.Sprint(l) != "map[k:same]" {
+			t.Errorf("%s: shared %v", id, l)
+		}
+	}
+	// b1 goes down: its entries vanish on A too
+	n.stop("b1")
+	if got := n.nodes["a1"].watched("workers"); !slices.Equal(got, []string{"a1#w"}) {
+		t.Errorf("a1 watched after b1 went down: %v", got)
+	}
+	if got := n.queryKeys(t, "a1", "'l"); !slices.Equal(got, []string{"A", "B", "a1"}) {
+		t.Errorf("'l after b1 went down: %v", got)
+	}
+	for _, id := range []string{"A", "B"} {
+		db2Check(t, n.nodes[id].d)
+	}
+	// the globals lose each other: each forgets the other's slaves
+	n.disconnect("A", "B")
+	if got := n.queryKeys(t, "a1", "conf"); !slices.Equal(got, []string{"k"}) {
+		t.Errorf("conf %v", got)
+	}
+	if got := n.queryKeys(t, "B", "conf"); len(got) != 0 {
+		t.Errorf("B still has A's conf: %v", got)
+	}
+	if n.lost != 0 {
+		t.Errorf("%d messages lost", n.lost)
+	}
+	n.noWarnings(t)
+}
+
+func TestDB2PendingRequestsAndFailover(t *testing.T) {
+	n := newDB2Net(t)
+	n.add("s1", true)
+	n.add("s2", false)
+	n.add("y", false, "s1")
+	x := n.add("x", false, "s1", "s2")
+	n.connect("y", "s1")
+	n.do("y", n.nodes["y"].d.Reg("workers", "y#w", nil))
+	// no master yet: requests wait
+	n.do("x", x.d.Find("y", n.now))
+	n.do("x", x.d.Watch("workers"))
+	q, a := x.d.QueryKeys("workers")
+	n.do("x", a)
+	if len(x.sent) != 0 || x.d.Master() != "" {
+		t.Fatalf("sent %v without a master", x.sent)
+	}
+	n.connect("x", "s1")
+	if x.d.Master() != "s1" {
+		t.Fatalf("master %q", x.d.Master())
+	}
+	var names []string
+	for _, m := range x.sent {
+		b, _ := json.Marshal(db2Plain(m.args))
+		names = append(names, string(b))
+	}
+	want := []string{`["g_slave"]`, `["g_slave",{"'l":{"x":["10.0.0.4:4040"]}}]`, `["g_find","y"]`,
+		`["g_mon1","workers"]`, `["g_db_keys","workers","b"]`, `["g_slave"]`}
+	if !slices.Equal(names, want) {
+		t.Errorf("sent to the new master:\n %v\nwant\n %v", names, want)
+	}
+	if r := x.reply(t, q); !slices.Equal(r.Result.([]string), []string{"y#w"}) {
+		t.Errorf("reply %+v", r)
+	}
+	if len(x.dials) != 1 || !slices.Equal(x.dials[0].Addrs, []string{"10.0.0.3:4040"}) {
+		t.Errorf("dials %+v", x.dials)
+	}
+	if got := x.watched("workers"); !slices.Equal(got, []string{"y#w"}) {
+		t.Errorf("watched %v", got)
+	}
+	// the second seed comes up: asked to go global, but s1 stays master
+	n.connect("x", "s2")
+	if x.d.Master() != "s1" || !n.nodes["s2"].d.IsGlobal() {
+		t.Fatalf("master %q, s2 global %v", x.d.Master(), n.nodes["s2"].d.IsGlobal())
+	}
+	// s1 goes down: s2 takes over and gets everything again; s2 does not
+	// know y, so the watched family loses y#w
+	x.sent = nil
+	n.disconnect("x", "s1")
+	if x.d.Master() != "s2" {
+		t.Fatalf("master %q after failover", x.d.Master())
+	}
+	if got := x.watched("workers"); len(got) != 0 {
+		t.Errorf("watched after failover %v", got)
+	}
+	if c, _ := x.lastChange("workers"); !slices.Equal(c.Removed, []string{"y#w"}) {
+		t.Errorf("change %+v", c)
+	}
+	n.do("x", x.d.Set("conf", "k", 1))
+	if got := n.queryKeys(t, "x", "conf"); !slices.Equal(got, []string{"k"}) {
+		t.Errorf("conf on the new master %v", got)
+	}
+	// no seed left: requests wait for the next one
+	n.disconnect("x", "s2")
+	if x.d.Master() != "" {
+		t.Fatalf("master %q with no seed up", x.d.Master())
+	}
+	x.sent = nil
+	q, a = x.d.QueryFamily("conf")
+	n.do("x", a)
+	if len(x.sent) != 0 {
+		t.Errorf("sent %v without a master", x.sent)
+	}
+	n.connect("x", "s2")
+	if r := x.reply(t, q); fmt.Sprint(r.Result) != "map[k:1]" {
+		t.Errorf("reply %+v", r)
+	}
+	n.noWarnings(t)
+}
+
+// TestDB2Wire checks single messages against Perl's formats.
+func TestDB2Wire(t *testing.T) {
+	now := time.Unix(1, 0)
+	d := NewDB2(DB2Config{Self: "x", Addrs: []string{"127.0.0.1:1"}})
+	if s := fmt.Sprint(d.Set("f", "k", "v")); s != "{[] [] [] [] [] [] []}" {
+		t.Fatalf("no master, still sent: %s", s)
+	}
+	a := d.NodeUp("m", true, now)
+	if len(a.Send) != 3 || fmt.Sprint(a.Send[1].Args[1]) != "map['l:map[x:[127.0.0.1:1]] f:map[k:v]]" {
+		t.Fatalf("master set %+v", a.Send)
+	}
+	for _, c := range []struct {
+		a    Actions
+		want string
+	}{
+		{d.Set("f", "k", "v"), "[]"}, // unchanged value: not re-sent
+		{d.Set("f", "k", "w"), "[{m# [g_upd f map[k:w]]}]"},
+		{d.Del("f", "k", "nope"), "[{m# [g_upd f <nil> [k]]}]"},
+		{d.Del("f", "k"), "[]"},
+		{d.Watch("g"), "[{m# [g_mon1 g]}]"},
+		{d.Watch("g"), "[]"},
+		{d.Unwatch("g"), "[]"},
+		{d.Unwatch("g"), "[{m# [g_mon0 g]}]"},
+		{d.Find("x", now), "[]"},
+		{d.Find("y", now), "[{m# [g_find y]}]"},
+		{d.Find("y", now), "[]"}, // pending: not asked twice
+		{d.SetAddrs([]string{"127.0.0.1:2"}), "[{m# [g_upd 'l map[x:[127.0.0.1:2]]]}]"},
+	} {
+		if got := fmt.Sprint(c.a.Send); got != c.want {
+			t.Errorf("sent %s, want %s", got, c.want)
+		}
+	}
+	id, a := d.QueryValues("f")
+	if got := fmt.Sprint(a.Send); got != "[{m# [g_db_values f b]}]" {
+		t.Errorf("query sent %s", got)
+	}
+	a = d.Request("m", "g_reply", []any{[]byte("b"), []any{"v1", framing.Number("2")}}, now)
+	if len(a.Replies) != 1 || a.Replies[0].ID != id || fmt.Sprint(a.Replies[0].Result) != "[v1 2]" {
+		t.Errorf("reply %+v", a)
+	}
+	// a g_found for our own addresses, or an address that is no address
+	a = d.Request("m", "g_found", []any{"y", []any{"127.0.0.1:2", "[::1]:5", "nohost", "0.0.0.0:3", "h:0", "h:7"}}, now)
+	if len(a.Dial) != 1 || !slices.Equal(a.Dial[0].Addrs, []string{"[::1]:5", "h:7"}) {
+		t.Errorf("dial %+v", a.Dial)
+	}
+	if d.Serves("g_find") || !d.Serves("g_chg2") || d.Serves("g_clr") {
+		t.Error("ordinary node serves the wrong requests")
+	}
+	// Reg of a remote port asks for a monitor; its death deletes the entry
+	a = d.Reg("grp", "z#p", nil)
+	if !slices.Equal(a.Monitor, []string{"z#p"}) || fmt.Sprint(a.Send) != "[{m# [g_upd grp map[z#p:<nil>]]}]" {
+		t.Errorf("reg %+v", a)
+	}
+	if a = d.Reg("grp", "x#p", nil); len(a.Monitor) != 0 {
+		t.Errorf("reg of a local port monitors: %+v", a)
+	}
+	if a = d.PortDied("z#p"); fmt.Sprint(a.Send) != "[{m# [g_upd grp <nil> [z#p]]}]" {
+		t.Errorf("port died %+v", a)
+	}
+	// g_slave turns us global; requests then go to ourselves
+	a = d.Request("o", "g_slave", nil, now)
+	if !d.IsGlobal() || d.Master() != "x" || !d.Serves("g_find") {
+		t.Fatalf("not global after g_slave")
+	}
+	if got := fmt.Sprint(a.Send); got != "[{m# [g_global]}]" {
+		t.Errorf("turning global sent %s", got)
+	}
+	id, a = d.QueryFamily("grp")
+	if len(a.Replies) != 1 || a.Replies[0].ID != id || fmt.Sprint(a.Replies[0].Result) != "map[x#p:<nil>]" {
+		t.Errorf("global query %+v", a)
+	}
 }

@@ -21,6 +21,9 @@ const (
 	// db2MaxKeepalive bounds the global nodes a global node keeps
 	// connections to (AnyEvent::MP's global nodes are its seeds: a few).
 	db2MaxKeepalive = 256
+	// db2SortMax is the most families of one message that are taken in
+	// sorted order (for reproducible output); more are taken as they come.
+	db2SortMax = 4096
 )
 
 // db2Text returns the string a peer meant by a decoded scalar: strings
