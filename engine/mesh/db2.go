@@ -332,22 +332,25 @@ func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 	return a
 }
 
-// NodeDown reports that a node that was up went down. An ordinary node
-// whose master it was looks for another seed that is up (or waits for
-// one); a global node deletes every entry the node contributed, tells
-// watchers, stops serving it, and tries to reconnect to it if it is a
-// global node it keeps connections to.
+// NodeDown reports that a node went down (or could not be reached). An
+// ordinary node whose master it was looks for another seed that is up (or
+// waits for one); a global node deletes every entry the node contributed,
+// tells watchers, stops serving it, and tries to reconnect to it if it is
+// a global node it keeps connections to.
 func (d *DB2) NodeDown(node string, now time.Time) Actions {
 	var a Actions
 	d.now = now
-	if !d.up[node] {
+	if node == d.self {
 		return a
 	}
+	wasUp := d.up[node]
 	delete(d.up, node)
 	delete(d.globals, node)
 	if d.global {
 		d.disconnect(&a, node)
-		if _, ok := d.keep[node]; ok {
+		// a failed attempt is retried on the backed-off schedule; a lost
+		// connection at once, as Perl does
+		if _, ok := d.keep[node]; ok && wasUp {
 			d.keep[node] = true
 			d.keepAgain(&a)
 		}

@@ -124,14 +124,14 @@ func (d *DB2) globalRequest(a *Actions, src, name string, a0, a1, a2 any) {
 		// as in Perl, a node that watches counts as a slave from now on
 		mon := d.slaves[src]
 		if mon == nil {
-			if len(d.slaves) >= d.lim.MaxNodes {
+			if src != d.self && len(d.slaves) >= d.lim.MaxNodes {
 				d.warn(a, src, "g_mon1: too many slaves")
 				return
 			}
 			mon = map[string]bool{}
 			d.slaves[src] = mon
 		}
-		if !mon[family] && len(mon) >= d.lim.MaxEntriesPerNode {
+		if !mon[family] && src != d.self && len(mon) >= d.lim.MaxEntriesPerNode {
 			d.warn(a, src, "g_mon1: too many watched families")
 			return
 		}
@@ -174,7 +174,7 @@ func (d *DB2) globalRequest(a *Actions, src, name string, a0, a1, a2 any) {
 // onSlave makes src our slave and takes its whole database.
 func (d *DB2) onSlave(a *Actions, src string, db map[string]any) {
 	if _, ok := d.slaves[src]; !ok {
-		if len(d.slaves) >= d.lim.MaxNodes {
+		if src != d.self && len(d.slaves) >= d.lim.MaxNodes {
 			d.warn(a, src, "g_slave: too many slaves")
 			return
 		}

@@ -783,3 +783,68 @@ func TestDB2Wire(t *testing.T) {
 		t.Errorf("global query %+v", a)
 	}
 }
+
+func TestDB2Keepalive(t *testing.T) {
+	n := newDB2Net(t)
+	for _, id := range []string{"A", "B", "C"} {
+		n.add(id, true)
+	}
+	// B and C learn of each other through A and connect: a full mesh
+	n.autoDial = true
+	n.connect("A", "B")
+	n.connect("A", "C")
+	n.autoDial = false
+	if !n.links[linkKey("B", "C")] {
+		t.Fatal("B and C did not connect")
+	}
+	for _, id := range []string{"A", "B", "C"} {
+		if got := n.queryKeys(t, id, "'g"); !slices.Equal(got, []string{"A", "B", "C"}) {
+			t.Fatalf("%s: 'g %v", id, got)
+		}
+	}
+	n.tick(time.Minute)
+	for _, id := range []string{"A", "B", "C"} {
+		if d := n.nodes[id].dials; len(d) != 0 {
+			t.Fatalf("%s dialled %v while all were up", id, d)
+		}
+	}
+	// A loses B, but C still lists B: A dials B at once, then backs off
+	n.disconnect("A", "B")
+	a := n.nodes["A"]
+	if len(a.dials) != 1 || a.dials[0].Node != "B" || !slices.Equal(a.dials[0].Addrs, []string{n.nodes["B"].addr}) {
+		t.Fatalf("A dials %+v", a.dials)
+	}
+	a.dials = nil
+	var at []time.Duration
+	start := n.now
+	for range 600 {
+		n.tick(100 * time.Millisecond)
+		if len(a.dials) > 0 {
+			at = append(at, n.now.Sub(start))
+			a.dials = nil
+		}
+	}
+	if len(at) < 4 || len(at) > 8 || at[0] < 600*time.Millisecond || at[0] > 1300*time.Millisecond {
+		t.Errorf("redials at %v", at)
+	}
+	// a failed attempt does not restart the schedule
+	n.do("A", a.d.NodeDown("B", n.now))
+	if len(a.dials) != 0 {
+		t.Errorf("redial after a failed attempt: %v", a.dials)
+	}
+	n.connect("A", "B")
+	n.tick(time.Minute)
+	if len(a.dials) != 0 {
+		t.Errorf("dials while B is up: %v", a.dials)
+	}
+	// with only two global nodes left, losing the other forgets it (Perl
+	// deletes its 'g entry on disconnect): no redial
+	n.stop("C")
+	a.dials = nil
+	n.disconnect("A", "B")
+	n.tick(time.Minute)
+	if len(a.dials) != 0 {
+		t.Errorf("A dials %v", a.dials)
+	}
+	n.noWarnings(t)
+}
