@@ -298,10 +298,10 @@ func (d *DB2) okNode(s string) bool {
 
 // NodeUp reports that a 2.x node came up. seed says it was reached
 // through one of our configured seed addresses; such a node is asked to
-// run the global service (g_slave, twice as Perl: once on greeting, once on
-// node-up), stays a seed for later connections, and becomes our master if
-// we have none. A global node announces itself (g_global) to every node
-// that comes up.
+// run the global service (g_slave; an ordinary node sends it twice, as
+// Perl: once queued at greeting time, once on node-up), stays a seed for
+// later connections, and becomes our master if we have none. A global
+// node announces itself (g_global) to every node that comes up.
 func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 	var a Actions
 	d.now = now
@@ -312,8 +312,10 @@ func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 	if seed && !d.seeds[node] && len(d.seeds) < d.lim.MaxNodes {
 		d.seeds[node] = true
 	}
-	if seed {
-		d.send(&a, node, "g_slave") // at greeting time, queued
+	if seed && !d.global {
+		// sent at greeting time and queued; a global node drops that queue
+		// at once (it has no address for a node it looks up)
+		d.send(&a, node, "g_slave")
 	}
 	isSeed := d.seeds[node]
 	if !d.global && d.master == "" && isSeed {

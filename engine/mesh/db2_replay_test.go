@@ -97,6 +97,7 @@ func replayDB2(t *testing.T, path string) {
 		case "node":
 			self = f[1]
 			var addrs []string
+			global := false
 			for _, kv := range f[2:] {
 				k, v, _ := strings.Cut(kv, "=")
 				switch k {
@@ -106,9 +107,11 @@ func replayDB2(t *testing.T, path string) {
 					for _, s := range strings.Split(v, ",") {
 						seeds[s] = true
 					}
+				case "global":
+					global = true
 				}
 			}
-			d = NewDB2(DB2Config{Self: self, Addrs: addrs})
+			d = NewDB2(DB2Config{Self: self, Addrs: addrs, Global: global})
 		case "up":
 			take(d.NodeUp(f[1], len(f) > 2 && f[2] == "seed", now))
 		case "down":
