@@ -441,22 +441,24 @@ func (d *DB2) gClr(a *Actions, node string) {
 }
 
 // disconnect forgets a node that went down or turned global (Perl's
-// g_disconnect): its global-node and address entries we mirrored, all its
-// entries, and its watches.
+// g_disconnect): its watches, the global-node and address entries we
+// mirrored for it, and all its entries. Perl drops the watches last and so
+// tells the node itself of its own deletions, which never reach it.
 func (d *DB2) disconnect(a *Actions, node string) {
 	delete(d.globals, node)
-	d.dbDel(a, db2Globals, node)
-	d.dbDel(a, db2Listen, node)
-	d.gClr(a, node)
-	if mon, ok := d.slaves[node]; ok {
-		for f := range mon {
-			if w := d.gmon[f]; w != nil {
-				delete(w, node)
-				if len(w) == 0 {
-					delete(d.gmon, f)
-				}
+	mon, slave := d.slaves[node]
+	for f := range mon {
+		if w := d.gmon[f]; w != nil {
+			delete(w, node)
+			if len(w) == 0 {
+				delete(d.gmon, f)
 			}
 		}
+	}
+	d.dbDel(a, db2Globals, node)
+	d.dbDel(a, db2Listen, node)
+	d.gClr(a, node) // still a slave here: its deletions go to the other global nodes
+	if slave {
 		delete(d.slaves, node)
 	}
 }
