@@ -92,6 +92,7 @@ type DB2 struct {
 	shards  map[string]*db2Shard       // entries per source node (LOCAL_DBS)
 	slaves  map[string]map[string]bool // slaves -> families they watch (GLOBAL_SLAVE)
 	gmon    map[string]map[string]bool // family -> watching nodes (GLOBAL_MON)
+	exWatch map[string]map[string]bool // former slaves (turned global) -> families they still watch
 	entries int                        // entries in all peers' shards
 	bytes   int                        // bytes in all peers' shards
 	keep    map[string]bool            // global nodes we stay connected to -> down
@@ -207,6 +208,7 @@ func NewDB2(cfg DB2Config) *DB2 {
 		shards:   map[string]*db2Shard{},
 		slaves:   map[string]map[string]bool{},
 		gmon:     map[string]map[string]bool{},
+		exWatch:  map[string]map[string]bool{},
 		keep:     map[string]bool{},
 		maxBytes: lim.MaxEntries * 128,
 		nodeB:    lim.MaxEntriesPerNode * 256,
@@ -349,7 +351,7 @@ func (d *DB2) NodeDown(node string, now time.Time) Actions {
 	delete(d.up, node)
 	delete(d.globals, node)
 	if d.global {
-		d.disconnect(&a, node)
+		d.disconnect(&a, node, true)
 		// a failed attempt is retried on the backed-off schedule; a lost
 		// connection at once, as Perl does
 		if _, ok := d.keep[node]; ok && wasUp {

@@ -163,6 +163,7 @@ func (d *DB2) globalRequest(a *Actions, src, name string, a0, a1, a2 any) {
 				delete(d.gmon, family)
 			}
 		}
+		delete(d.exWatch[src], family)
 		if mon := d.slaves[src]; mon != nil {
 			delete(mon, family)
 		} else if len(d.slaves) < d.lim.MaxNodes {
@@ -261,7 +262,10 @@ func (d *DB2) gUpd(a *Actions, node, family string, in map[string]any, del []str
 	for k, v := range in {
 		var size int
 		if remote {
-			if !d.okName(k) || restricted && (family == db2Globals || family == db2Listen && k != node) {
+			// a node that is not (yet) known as global may only give its own
+			// addresses and announce itself as global (as one turning
+			// global does just before its g_global)
+			if !d.okName(k) || restricted && (family == db2Globals || family == db2Listen) && k != node {
 				st.bad++
 				continue
 			}
@@ -441,18 +445,24 @@ func (d *DB2) gClr(a *Actions, node string) {
 }
 
 // disconnect forgets a node that went down or turned global (Perl's
-// g_disconnect): its watches, the global-node and address entries we
-// mirrored for it, and all its entries. Perl drops the watches last and so
-// tells the node itself of its own deletions, which never reach it.
-func (d *DB2) disconnect(a *Actions, node string) {
+// g_disconnect): the global-node and address entries we mirrored for it,
+// all its entries, and its role as a slave. Perl never drops the node's
+// watches there (it deletes the wrong keys): a node that turned global
+// keeps getting g_chg2, which we reproduce; a node that went down would be
+// sent changes that cannot reach it, so its watches are dropped first.
+func (d *DB2) disconnect(a *Actions, node string, down bool) {
 	delete(d.globals, node)
 	mon, slave := d.slaves[node]
-	for f := range mon {
-		if w := d.gmon[f]; w != nil {
-			delete(w, node)
-			if len(w) == 0 {
-				delete(d.gmon, f)
-			}
+	if down {
+		d.unwatchAll(node)
+	} else if len(mon) > 0 {
+		ex := d.exWatch[node]
+		if ex == nil {
+			ex = map[string]bool{}
+			d.exWatch[node] = ex
+		}
+		for f := range mon {
+			ex[f] = true
 		}
 	}
 	d.dbDel(a, db2Globals, node)
@@ -461,6 +471,23 @@ func (d *DB2) disconnect(a *Actions, node string) {
 	if slave {
 		delete(d.slaves, node)
 	}
+}
+
+// unwatchAll drops every watch of node.
+func (d *DB2) unwatchAll(node string) {
+	drop := func(fs map[string]bool) {
+		for f := range fs {
+			if w := d.gmon[f]; w != nil {
+				delete(w, node)
+				if len(w) == 0 {
+					delete(d.gmon, f)
+				}
+			}
+		}
+	}
+	drop(d.slaves[node])
+	drop(d.exWatch[node])
+	delete(d.exWatch, node)
 }
 
 // globalConnect greets another global node (Perl's g_global_connect):

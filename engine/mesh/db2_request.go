@@ -198,7 +198,7 @@ func (d *DB2) onGlobal(a *Actions, src string) {
 		}
 		return
 	}
-	d.disconnect(a, src)
+	d.disconnect(a, src, false)
 	d.globals[src] = true
 	d.globalConnect(a, src)
 }

@@ -478,6 +478,16 @@ func db2Check(t testing.TB, d *DB2) {
 	if n != d.watchN || b != d.watchB || n > d.lim.MaxEntries {
 		t.Fatalf("watch totals %d/%d, recounted %d/%d", d.watchN, d.watchB, n, b)
 	}
+	for f, ws := range d.gmon {
+		if len(ws) == 0 {
+			t.Fatalf("empty watcher set for %q", f)
+		}
+		for w := range ws {
+			if !d.slaves[w][f] && !d.exWatch[w][f] {
+				t.Fatalf("%s watches %q unrecorded", w, f)
+			}
+		}
+	}
 	if len(d.keep) > db2MaxKeepalive || len(d.finds) > d.lim.MaxNodes || len(d.found) > d.lim.MaxNodes {
 		t.Fatalf("keep %d, finds %d, found %d", len(d.keep), len(d.finds), len(d.found))
 	}
