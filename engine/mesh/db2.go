@@ -49,13 +49,17 @@ type DB2Config struct {
 //
 // Peer input is checked: a malformed request or one that is not served in
 // the current role is ignored with one Warning and no other effect; entries
-// beyond Limits are dropped (with one Warning per message); values must be
-// plain data (no NaN or infinities, nesting at most 32, at most
-// 64*MaxStringLen bytes); a node that is not a global node may set only its
-// own address entry in family 'l and nothing in 'g. Dials never name this
-// node or one of its addresses.
+// beyond Limits (and beyond byte budgets of 256 bytes per allowed entry of
+// a node, 128 per allowed entry in all) are dropped, with one Warning per
+// message; values must be plain data (no NaN or infinities, nesting at
+// most 32, at most 64*MaxStringLen bytes) and 'l values lists of at most
+// MaxAddrs addresses; a node not known as global may set only its own key
+// in 'l and 'g, and g_set is taken only from global nodes; deletions of
+// keys the sender does not hold are ignored; at most 256 global nodes are
+// kept connected. Dials never name this node or one of its addresses.
 //
-// A DB2 is not safe for concurrent use (see the package documentation).
+// A DB2 is not safe for concurrent use (see the package documentation):
+// the engine calls it from one goroutine at a time.
 type DB2 struct {
 	self   string
 	addrs  []string
@@ -141,6 +145,7 @@ type db2Holders struct {
 	more  []string
 }
 
+// add appends node unless it is listed.
 func (h *db2Holders) add(node string) {
 	if h.first == node || slices.Contains(h.more, node) {
 		return
@@ -152,6 +157,7 @@ func (h *db2Holders) add(node string) {
 	h.more = append(h.more, node)
 }
 
+// remove takes node out of the list.
 func (h *db2Holders) remove(node string) {
 	if h.first == node {
 		h.first = ""
@@ -165,6 +171,7 @@ func (h *db2Holders) remove(node string) {
 	}
 }
 
+// list returns the nodes in order.
 func (h *db2Holders) list() []string {
 	if h.first == "" {
 		return nil
@@ -237,6 +244,7 @@ func (d *DB2) setOwn(addrs []string) {
 	}
 }
 
+// db2AddrList is an 'l value: the addresses as a list.
 func db2AddrList(addrs []string) []any {
 	l := make([]any, len(addrs))
 	for i, s := range addrs {

@@ -238,6 +238,8 @@ func (d *DB2) okListen(v any) bool {
 	return true
 }
 
+// isSlave reports whether node counts as our slave (Perl: exists
+// $GLOBAL_SLAVE{node}); we are our own slave on a global node.
 func (d *DB2) isSlave(node string) bool {
 	_, ok := d.slaves[node]
 	return ok

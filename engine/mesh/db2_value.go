@@ -58,6 +58,8 @@ func db2ValueSize(v any, max int) (int, bool) {
 	return n, ok && n <= max
 }
 
+// db2Walk adds the size of v to *n and reports whether v is plain data
+// within the depth limit and (so far) max bytes.
 func db2Walk(v any, depth, max int, n *int) bool {
 	if depth > db2MaxValueDepth || *n > max {
 		return false
