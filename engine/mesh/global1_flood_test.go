@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// heapInUse returns the live heap after a full collection.
-func heapInUse() uint64 {
+// global1HeapInUse returns the live heap after a full collection.
+func global1HeapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
@@ -71,7 +71,7 @@ func TestGlobal1SetFlood(t *testing.T) {
 	}
 	lim := Limits{MaxEntriesPerNode: 10_000, MaxEntries: 25_000, MaxNodes: 1000}
 	g := newG1("me", lim, 1)
-	before := heapInUse()
+	before := global1HeapInUse()
 	const million = 1_000_000
 	for i, src := range []string{"a", "b", "c"} {
 		g.NodeUp(src, false, g1T0)
@@ -115,7 +115,7 @@ func TestGlobal1SetFlood(t *testing.T) {
 	if len(a.Changes) != 0 || len(a.Warn) != 1 {
 		t.Errorf("reg1 over the limit: %+v", a)
 	}
-	grown := heapInUse() - before
+	grown := global1HeapInUse() - before
 	t.Logf("heap grew by %d bytes for %d entries (%d B/entry)", grown, g.reg.total, grown/uint64(g.reg.total))
 	if grown > 25_000*600 {
 		t.Errorf("heap grew by %d bytes for %d entries", grown, g.reg.total)
@@ -140,7 +140,7 @@ func TestGlobal1NodesFlood(t *testing.T) {
 	g := newG1("me", lim, 1)
 	g.NodeUp("a", false, g1T0)
 	port := spawnFrom(t, g, "a")
-	before := heapInUse()
+	before := global1HeapInUse()
 	const million = 1_000_000
 	for round := range 2 {
 		nodes := make(map[string]any, million)
@@ -174,7 +174,7 @@ func TestGlobal1NodesFlood(t *testing.T) {
 		t.Errorf("addr flood: %v, kept %d", a.Warn, len(g.NodeAddrs("a")))
 	}
 	checkGlobal1Limits(t, g)
-	grown := heapInUse() - before
+	grown := global1HeapInUse() - before
 	t.Logf("heap grew by %d bytes for %d nodes", grown, len(g.port))
 	if grown > 1000*2000 {
 		t.Errorf("heap grew by %d bytes for %d nodes", grown, len(g.port))
