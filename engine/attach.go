@@ -45,6 +45,12 @@ func (n *Node) attach(c *conn, id, dialAddr string, res *handshake.Result) {
 	n.emit(NodeEvent{Node: id, Up: true, Addr: c.addr(),
 		Auth: res.PeerAuth, SendFraming: res.SendFraming, RecvFraming: res.RecvFraming})
 	n.waiters.up(id)
+	if old == nil || old == c {
+		p.mu.Lock()
+		seed := p.seed
+		p.mu.Unlock()
+		n.mesh.nodeUp(id, res.Generation, seed)
+	}
 }
 
 // adoptAddr records that addr, which we dialled, belongs to p's node: the
@@ -99,8 +105,9 @@ func (n *Node) detach(c *conn, reason string) {
 		n.nodePorts.nodeDown(n, p.id, reason)
 		n.emit(NodeEvent{Node: p.id, Reason: reason, Addr: c.addr()})
 		p.mu.Lock()
-		seed := p.seed
+		seed, gen := p.seed, int(p.gen)
 		p.mu.Unlock()
+		n.mesh.nodeDown(p.id, gen)
 		if seed && !n.closing.Load() {
 			n.connectPeer(p, true)
 		}

@@ -199,7 +199,3 @@ func (d *Dest) hasRoom() bool {
 	p.mu.Unlock()
 	return int64(q) <= limit && n.queuedBytes.Load() <= 4*limit
 }
-
-// meshFind asks the mesh for the addresses of node (a no-op until this
-// node is part of a mesh).
-func (n *Node) meshFind(node string) {}

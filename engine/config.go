@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aemp-go/aemp/engine/mesh"
 )
 
 // maxBacklog bounds the high-water mark and the encoding of one message,
@@ -85,6 +87,21 @@ type Config struct {
 	OnNodeEvent func(NodeEvent)
 	// Provider is sent in the greeting (default "aemp-go").
 	Provider string
+	// Generation restricts the node to one AnyEvent::MP generation: 1
+	// speaks only 1.x (MD6 auth, the Global service), 2 only 2.x (SHA3
+	// auth, the global database); 0, the default, speaks both and talks
+	// to each peer in the generation it shows (aemp-go nodes, which offer
+	// both, choose 2.x between them). Explicit AuthOffer and AuthAccept
+	// lists are used as given.
+	Generation int
+	// MeshLimits bound what other nodes can make this node's mesh state
+	// hold (see mesh.Limits: known nodes 10,000, addresses per node 16,
+	// entries from one node 100,000, entries in all 1,000,000, strings
+	// 1 KiB).
+	MeshLimits mesh.Limits
+	// MaxMeshDialsPerSecond bounds the connections the mesh opens to
+	// nodes it learnt of, per second (default 20); more wait.
+	MaxMeshDialsPerSecond int
 }
 
 // NodeEvent reports a change of another node's connection, or a failed
@@ -169,6 +186,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Generation < 0 || c.Generation > 2 {
+		return fmt.Errorf("%w: Generation %d is not 0, 1 or 2", ErrConfig, c.Generation)
+	}
+	if c.MaxMeshDialsPerSecond <= 0 {
+		c.MaxMeshDialsPerSecond = 20
 	}
 	if c.Provider == "" {
 		c.Provider = "aemp-go"

@@ -422,9 +422,10 @@ func (c *conn) outBufs() *outBufs {
 }
 
 // send encodes a message for the peer into the pending output and wakes
-// the writer once.
-func (c *conn) send(port string, args []any) error {
-	if c.backlog() > int64(c.n.cfg.HighWaterMark) {
+// the writer once. Above the high-water mark it refuses the message with
+// ErrBackpressure unless it is a control message.
+func (c *conn) send(port string, args []any, control bool) error {
+	if !control && c.backlog() > int64(c.n.cfg.HighWaterMark) {
 		c.wakeWriter() // refresh the transport's figure
 		c.n.stats.backpressure.Add(1)
 		return ErrBackpressure
@@ -490,7 +491,7 @@ func (c *conn) sendKeepalive() {
 		c.wakeWriter()
 		return
 	}
-	c.send("", nil)
+	c.send("", nil, true)
 }
 
 // wakeWriter asks the transport to flush, once until it has.
@@ -714,10 +715,12 @@ func reasonFor(err error) string {
 		return ReasonBadMessage
 	case errors.Is(err, syscall.EPIPE):
 		return ReasonBrokenPipe
-	case errors.Is(err, syscall.ECONNRESET):
-		return "Connection reset by peer"
-	case errors.Is(err, syscall.ETIMEDOUT):
-		return "Connection timed out"
+	}
+	// Perl reports $!, the C library's text: Go's is the same, lower case.
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		s := errno.Error()
+		return strings.ToUpper(s[:1]) + s[1:]
 	}
 	s := err.Error()
 	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "read ") {

@@ -45,5 +45,5 @@ func (d *Dest) Send(args ...any) error {
 		p = n.peerFor(d.node)
 		d.peer.Store(p)
 	}
-	return n.sendToPeer(p, d.port, args)
+	return n.sendToPeer(p, d.port, args, false)
 }

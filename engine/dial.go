@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"net"
 	"time"
 
 	"github.com/aemp-go/aemp/engine/handshake"
@@ -65,12 +64,12 @@ func (n *Node) checkPeers(now time.Time, peers []*peer) {
 			e.queue, e.queueBytes = nil, 0
 			p.trimExt()
 		}
-		seed, waiting := p.seed, len(p.rx().queue) > 0
+		seed, waiting, wanted := p.seed, len(p.rx().queue) > 0, p.rx().wantUntil > mono
 		id := p.id
 		// Forget a node that has been idle for monitor-timeout, so that
 		// node IDs seen once (anonymous nodes, made-up destinations) do
 		// not accumulate.
-		forget := !seed && !waiting && len(p.rx().dialing) == 0 && p.id != "" &&
+		forget := !seed && !waiting && !wanted && len(p.rx().dialing) == 0 && p.id != "" &&
 			sinceMillis(millisOf(mono), p.downSince) >= n.cfg.MonitorTimeout
 		if forget {
 			p.gone = true
@@ -85,7 +84,7 @@ func (n *Node) checkPeers(now time.Time, peers []*peer) {
 			n.peers.delete(id, p)
 			continue
 		}
-		if seed || waiting {
+		if seed || waiting || wanted {
 			n.connectPeer(p, false)
 		}
 	}
@@ -100,7 +99,7 @@ func (n *Node) Connect(addr string) {
 // dial connects to addr and starts the handshake; p is the peer the
 // address belongs to, if known.
 func (n *Node) dial(addr string, p *peer) {
-	d := net.Dialer{Timeout: n.cfg.MonitorTimeout, KeepAliveConfig: n.keepAlive()}
+	d := n.dialer()
 	c, err := d.Dial("tcp", addr)
 	if p != nil {
 		p.dialDone(addr)

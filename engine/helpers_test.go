@@ -352,3 +352,26 @@ func serveTestSink(n *Node) error {
 	})
 	return err
 }
+
+// readJSONNoMesh is readJSON, skipping the mesh's own messages (the
+// Global service's spawn, its port's messages and g_* requests), which a
+// node sends to its peers by itself.
+func (p *rawPeer) readJSONNoMesh(t *testing.T, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		m := p.readJSON(t, time.Until(deadline))
+		if strings.HasPrefix(m, `["","g_`) || strings.HasPrefix(m, `["","AnyEvent::MP::_spawn"`) || meshPortMessage(m) {
+			continue
+		}
+		return m
+	}
+}
+
+// meshPortMessage tells a message to a 1.x Global port (named by this
+// package's generated names) or the mon1 of one.
+func meshPortMessage(m string) bool {
+	return strings.Contains(m, `.g`) && (strings.HasPrefix(m, `["","mon1",`) || strings.Contains(m, `","addr",`) ||
+		strings.Contains(m, `","setup"]`) || strings.Contains(m, `","seedme1"]`) || strings.Contains(m, `","nodes",`) ||
+		strings.Contains(m, `","set",`))
+}

@@ -17,12 +17,23 @@ func newHSConfig(n *Node) (hsConfig, error) {
 		}
 		h.tls = t
 	}
+	offer, accept, noProtoKeys := n.cfg.AuthOffer, n.cfg.AuthAccept, false
+	switch n.cfg.Generation {
+	case handshake.Gen1: // a 1.30 node: MD6 methods, no 2.x greeting keys
+		offer = orList(offer, handshake.AuthOffer1x)
+		accept = orList(accept, handshake.AuthAccept1x)
+		noProtoKeys = true
+	case handshake.Gen2:
+		offer = orList(offer, handshake.AuthOffer2x)
+		accept = orList(accept, handshake.AuthAccept2x)
+	}
 	var err error
 	h.cfg, err = handshake.NewConfig(handshake.Options{
 		NodeID:           n.id,
 		Secret:           []byte(n.cfg.Secret),
-		AuthOffer:        n.cfg.AuthOffer,
-		AuthAccept:       n.cfg.AuthAccept,
+		AuthOffer:        offer,
+		AuthAccept:       accept,
+		NoProtoKeys:      noProtoKeys,
 		Framings:         n.cfg.Framings,
 		TLS:              h.tls != nil,
 		Provider:         n.cfg.Provider,
@@ -30,4 +41,12 @@ func newHSConfig(n *Node) (hsConfig, error) {
 		Timeout:          n.cfg.MonitorTimeout,
 	})
 	return h, err
+}
+
+// orList returns l, or def when l is empty.
+func orList(l, def []string) []string {
+	if len(l) > 0 {
+		return l
+	}
+	return def
 }

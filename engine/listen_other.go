@@ -9,3 +9,8 @@ import "net"
 func (n *Node) listenConfig() net.ListenConfig {
 	return net.ListenConfig{KeepAliveConfig: n.keepAlive()}
 }
+
+// dialer returns how the node's outbound sockets are made.
+func (n *Node) dialer() net.Dialer {
+	return net.Dialer{Timeout: n.cfg.MonitorTimeout, KeepAliveConfig: n.keepAlive()}
+}

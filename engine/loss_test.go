@@ -132,3 +132,25 @@ func TestStatsCounters(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Protocol messages (monitoring, kills) are sent even on a link above the
+// high-water mark: dropping them would leave monitors that never fire.
+func TestControlAboveHighWaterMark(t *testing.T) {
+	srv := startNode(t, "lossF", Config{HighWaterMark: 1 << 16})
+	p, err := dialRaw(t, srv.Addrs()[0], "full", "test-secret", "json")
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	srv.waitEvent(t, "full", true, 2*time.Second)
+	payload := strings.Repeat("f", 1000)
+	for srv.Send("full#in", payload) == nil {
+	}
+	srv.Monitor("full#watched", func([]any) {})
+	srv.Kill("full#victim", "bye")
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		m := p.readJSON(t, 10*time.Second)
+		if strings.HasPrefix(m, `["","mon1","watched"]`) || strings.HasPrefix(m, `["","kil1","victim","bye"]`) {
+			seen[m] = true
+		}
+	}
+}

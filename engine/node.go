@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aemp-go/aemp/engine/mesh"
 	"github.com/aemp-go/aemp/framing"
 
 	"github.com/panjf2000/gnet/v2"
@@ -60,6 +61,8 @@ type Node struct {
 	nodePorts  nodePortState
 	waiters    upWaiters // goroutines in WaitNode
 	spawns     spawnRegistry
+	mesh       meshLoop
+	meshLimits mesh.Limits // cfg.MeshLimits with the defaults
 }
 
 // New checks cfg and returns a node that is not started yet: ports can be
@@ -71,6 +74,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, id: cfg.NodeID, log: cfg.Logger, stop: make(chan struct{}), maxMessage: maxBacklog}
 	n.ports.prefix = randomToken(6) + "."
 	n.readers.init(framing.Limits{MaxFrameSize: n.cfg.MaxFrameSize})
+	n.meshLimits = n.cfg.MeshLimits.WithDefaults()
 	var err error
 	if n.hsConfig, err = newHSConfig(n); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -119,6 +123,7 @@ func (n *Node) Start() error {
 		n.listeners = append(n.listeners, ln)
 		n.addrs = append(n.addrs, ln.Addr().String())
 	}
+	n.startMesh()
 	for _, ln := range n.listeners {
 		n.wg.Add(1)
 		go n.acceptLoop(ln)

@@ -364,7 +364,7 @@ func TestListenerlessKeepalive(t *testing.T) {
 	// Act as the peer: answer the handshake with the handshake package.
 	p := acceptRaw(t, c, "listener", "test-secret")
 	start := time.Now()
-	if m := p.readJSON(t, 3*time.Second); m != "[]" {
+	if m := p.readJSONNoMesh(t, 3*time.Second); m != "[]" {
 		t.Fatalf("got %s, want []", m)
 	}
 	if el := time.Since(start); el < 300*time.Millisecond {
@@ -418,12 +418,12 @@ func TestNodePortKillAndCan(t *testing.T) {
 		`["r9","x","1"]`,
 		`["r9",""]`,
 	} {
-		if got := p.readJSON(t, 3*time.Second); got != w {
+		if got := p.readJSONNoMesh(t, 3*time.Second); got != w {
 			t.Fatalf("got %s, want %s", got, w)
 		}
 	}
 	srv.Kill("perl2#their", "reason")
-	if got := p.readJSON(t, 3*time.Second); got != `["","kil1","their","reason"]` {
+	if got := p.readJSONNoMesh(t, 3*time.Second); got != `["","kil1","their","reason"]` {
 		t.Fatalf("remote kill to a 2.x peer: %s", got)
 	}
 	p1, err := dialRawWith(t, srv.Addrs()[0], handshake.Options{NodeID: "perl1", Secret: []byte("test-secret"),
@@ -432,7 +432,7 @@ func TestNodePortKillAndCan(t *testing.T) {
 	defer p1.conn.Close()
 	srv.waitEvent(t, "perl1", true, 2*time.Second)
 	srv.Kill("perl1#their")
-	if got := p1.readJSON(t, 3*time.Second); got != `["","kil","their"]` {
+	if got := p1.readJSONNoMesh(t, 3*time.Second); got != `["","kil","their"]` {
 		t.Fatalf("remote kill to a 1.x peer: %s", got)
 	}
 }

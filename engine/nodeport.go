@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,7 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 	}
 	reply := func(extra ...any) {
 		if r := str(0); r != "" {
-			n.Send(r, append(append([]any{}, a[1:]...), extra...)...)
+			n.sendControl(r, append(append([]any{}, a[1:]...), extra...)...)
 		}
 	}
 	switch name {
@@ -180,21 +181,24 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 	case "can": // 2.x: NAME, REPLY, X... -> X..., "1" or ""
 		if r := str(1); r != "" {
 			yes := ""
-			if nodePortRequests[str(0)] {
+			if nodePortRequests[str(0)] || n.mesh.serves(str(0)) {
 				yes = "1"
 			}
-			n.Send(r, append(append([]any{}, a[2:]...), yes)...)
+			n.sendControl(r, append(append([]any{}, a[2:]...), yes)...)
 		}
 	case "AnyEvent::MP::_spawn":
 		n.spawnLocal(src, str(0), str(1), a[min(2, len(a)):])
 	case "eval":
 		if r := str(1); r != "" {
-			n.Send(r, append(append([]any{}, a[2:]...), "eval not supported")...)
+			n.sendControl(r, append(append([]any{}, a[2:]...), "eval not supported")...)
 		}
 	default:
-		// Perl function names (spawn, Global, DataConn, LogCatcher, ...),
-		// 2.x's g_* database requests, "", devnull and anything unknown:
-		// ignored.
+		if strings.HasPrefix(name, "g_") {
+			n.mesh.request(src, name, a)
+			return
+		}
+		// Perl function names (DataConn, LogCatcher, ...), "", devnull
+		// and anything unknown: ignored.
 	}
 }
 

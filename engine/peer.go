@@ -43,6 +43,9 @@ type peerExt struct {
 	dialing     map[string]bool // addresses with an attempt in progress
 	lastAttempt int64           // monotonic nanoseconds (monoNow)
 	queue       []queued
+	// wantUntil (monoNow) keeps a node the mesh told us of dialled until
+	// then, as Perl keeps connecting for a monitor timeout.
+	wantUntil   int64
 	queueBytes  int
 	queuedSince int64
 }
@@ -68,7 +71,7 @@ func (p *peer) wx() *peerExt {
 
 // trimExt drops an extension that holds nothing; p.mu must be held.
 func (p *peer) trimExt() {
-	if e := p.ext; e != nil && len(e.addrs) == 0 && len(e.dialing) == 0 && len(e.queue) == 0 {
+	if e := p.ext; e != nil && len(e.addrs) == 0 && len(e.dialing) == 0 && len(e.queue) == 0 && e.wantUntil == 0 {
 		p.ext = nil
 	}
 }

@@ -97,7 +97,7 @@ func TestPerlPeerConnects(t *testing.T) {
 	if l := p.expect(t, "UP ", 10*time.Second); l != "UP gonode json" {
 		t.Fatalf("perl peer: %q", l)
 	}
-	if l := p.expect(t, "RECV ", 5*time.Second); l != `RECV ["r","hi",1,{"k":["v"]}]` {
+	if l := p.expect(t, `RECV ["r"`, 5*time.Second); l != `RECV ["r","hi",1,{"k":["v"]}]` {
 		t.Fatalf("echo reply: %q", l)
 	}
 	g.waitEvent(t, "perlpeer", true, 5*time.Second)

@@ -52,26 +52,42 @@ func (n *Node) Send(portID string, args ...any) error {
 		n.deliverLocal(port, args)
 		return nil
 	}
+	return n.sendToPeer(n.peerFor(node), port, args, false)
+}
+
+// sendControl is Send for the node's own protocol messages (monitoring,
+// kills, node-port replies, the mesh): they are sent even above the
+// high-water mark, as AnyEvent::MP, which has none, would send them;
+// dropping them would leave monitors that never fire.
+func (n *Node) sendControl(portID string, args ...any) error {
+	node, port := SplitPortID(portID)
+	if node == n.id || node == "" {
+		n.deliverLocal(port, args)
+		return nil
+	}
 	return n.sendTo(node, port, args)
 }
 
+// sendTo sends a protocol message to a port of another node (see
+// sendControl).
 func (n *Node) sendTo(node, port string, args []any) error {
-	return n.sendToPeer(n.peerFor(node), port, args)
+	return n.sendToPeer(n.peerFor(node), port, args, true)
 }
 
-// sendToPeer sends on p's connection, or queues for p.
-func (n *Node) sendToPeer(p *peer, port string, args []any) error {
+// sendToPeer sends on p's connection, or queues for p; a control message
+// ignores the high-water mark.
+func (n *Node) sendToPeer(p *peer, port string, args []any, control bool) error {
 	if c := p.conn.Load(); c != nil {
-		return c.send(port, args)
+		return c.send(port, args, control)
 	}
-	return n.enqueue(p, port, args)
+	return n.enqueue(p, port, args, control)
 }
 
 // sendNodePort sends a request to another node's node port "".
 func (n *Node) sendNodePort(node string, args ...any) {
 	if p, ok := n.peers.load(node); ok {
 		if c := p.conn.Load(); c != nil {
-			c.send("", args)
+			c.send("", args, true)
 		}
 	}
 }
@@ -80,15 +96,15 @@ func (n *Node) sendNodePort(node string, args ...any) {
 // now, in the framing the node's last connection used (cbor, what 2.x and
 // aemp-go nodes choose, for a node never connected): the link that comes
 // up usually chooses the same one, and the frame is then sent as it is.
-func (n *Node) enqueue(p *peer, port string, args []any) error {
+func (n *Node) enqueue(p *peer, port string, args []any, control bool) error {
 	p.mu.Lock()
 	if p.gone { // forgotten meanwhile: start over with the table's entry
 		p.mu.Unlock()
-		return n.sendTo(p.id, port, args)
+		return n.sendToPeer(n.peerFor(p.id), port, args, control)
 	}
 	if c := p.conn.Load(); c != nil { // connected meanwhile
 		p.mu.Unlock()
-		return c.send(port, args)
+		return c.send(port, args, control)
 	}
 	ci := p.lastCodec()
 	frame, err := codecs[ci].AppendMessage(nil, port, args)
@@ -102,19 +118,24 @@ func (n *Node) enqueue(p *peer, port string, args []any) error {
 	size := len(frame)
 	// Each node's queue stops at the high-water mark, and all queues
 	// together at four times it.
-	if p.rx().queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark) {
+	if !control && (p.rx().queueBytes+size > n.cfg.HighWaterMark || n.queuedBytes.Load()+int64(size) > 4*int64(n.cfg.HighWaterMark)) {
 		p.mu.Unlock()
 		n.stats.backpressure.Add(1)
 		return ErrQueueFull
 	}
 	e := p.wx()
-	if len(e.queue) == 0 {
+	first := len(e.queue) == 0
+	if first {
 		e.queuedSince = monoNow()
 	}
+	lookup := first && len(e.addrs) == 0
 	e.queue = append(e.queue, queued{frame, ci})
 	e.queueBytes += size
 	n.queuedBytes.Add(int64(size))
 	p.mu.Unlock()
+	if lookup {
+		n.meshFind(p.id) // where does it listen? (2.x does this; 1.x Perl waits)
+	}
 	n.connectPeer(p, false)
 	return nil
 }
