@@ -40,7 +40,7 @@ type unit struct {
 
 func newUnit(o *Options) (*unit, error) {
 	cfg, err := handshake.NewConfig(handshake.Options{NodeID: "bench", Secret: []byte(o.Secret),
-		Framings: []string{"json"}, AuthOffer: o.Auth, AuthAccept: o.Auth})
+		Framings: []string{"json"}, AuthOffer: o.Auth, AuthAccept: o.acceptAuth()})
 	if err != nil {
 		return nil, err
 	}

@@ -27,18 +27,31 @@ type Options struct {
 	Connect     string   // host:port of the target node
 	Target      string   // its node ID
 	Secret      string   // shared secret
-	Mode        string   // sink, ping or connect
-	Count       int      // messages (sink, ping) or handshakes (connect)
+	Mode        string   // sink, ping, connect or fanout
+	Count       int      // messages (sink, ping, fanout: the total over all links) or handshakes (connect)
 	Size        int      // payload bytes
 	Framings    []string // what we offer, in preference order
 	Auth        []string // auth methods we use and advertise (nil: the defaults)
-	Batch       int      // sink: messages per report
-	Outstanding int      // sink: unacknowledged batches
-	Inflight    int      // ping: round trips in flight
-	Conns       int      // connect: concurrent connectors
-	Timeout     time.Duration
-	Progress    io.Writer // progress lines; nil for none
-	Terminal    bool      // Progress is a terminal: rewrite one line
+	AcceptAuth  []string // auth methods we accept from the target (nil: Auth)
+	Batch       int      // sink, fanout: messages per report, per link
+	Outstanding int      // sink, fanout: unacknowledged batches per link
+	Inflight    int      // ping: round trips in flight per link
+	// Conns is, for connect, the concurrent connectors; for sink and
+	// ping, the links, each from a node ID of its own (more than one: the
+	// links driver, links.go).
+	Conns int
+	// Driver picks how sink and ping run: "engine" (one link through an
+	// engine.Node, Conns must be 1) or "links" (links.go, any Conns);
+	// "": engine for one link, links for more.
+	Driver string
+	// Loops is the links driver's event loops (0: GOMAXPROCS).
+	Loops int
+	// Targets lists the receivers of fanout (host:port each; Connect is
+	// not used then).
+	Targets  []string
+	Timeout  time.Duration
+	Progress io.Writer // progress lines; nil for none
+	Terminal bool      // Progress is a terminal: rewrite one line
 }
 
 // Result holds the figures of one run; Fields lists them in RESULT order.
@@ -76,6 +89,14 @@ func ExitStatus(err error) int {
 	return 1
 }
 
+// acceptAuth returns the auth methods accepted from the target.
+func (o *Options) acceptAuth() []string {
+	if o.AcceptAuth != nil {
+		return o.AcceptAuth
+	}
+	return o.Auth
+}
+
 // session is a connected benchmark node.
 type session struct {
 	node    *engine.Node
@@ -103,7 +124,7 @@ func open(ctx context.Context, o *Options, replyFn engine.Handler) (*session, er
 		Secret:         o.Secret,
 		Framings:       o.Framings,
 		AuthOffer:      o.Auth,
-		AuthAccept:     o.Auth,
+		AuthAccept:     o.acceptAuth(),
 		MonitorTimeout: o.Timeout,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnNodeEvent: func(ev engine.NodeEvent) {
@@ -165,6 +186,11 @@ func (s *session) send(ctx context.Context, port string, args ...any) error {
 // sendTo is send with a resolved destination and the arguments as a
 // slice, so that a hot loop can prepare both once.
 func (s *session) sendTo(ctx context.Context, dest *engine.Dest, args []any) error {
+	return sendRetry(ctx, dest, args)
+}
+
+// sendRetry sends args to dest, retrying on backpressure until ctx ends.
+func sendRetry(ctx context.Context, dest *engine.Dest, args []any) error {
 	for {
 		err := dest.Send(args...)
 		if err == nil || !errors.Is(err, engine.ErrBackpressure) {
@@ -178,9 +204,12 @@ func (s *session) sendTo(ctx context.Context, dest *engine.Dest, args []any) err
 	}
 }
 
-func (s *session) await(ctx context.Context) ([]any, error) {
+func (s *session) await(ctx context.Context) ([]any, error) { return awaitOn(ctx, s.replies) }
+
+// awaitOn returns the next message of replies.
+func awaitOn(ctx context.Context, replies chan []any) ([]any, error) {
 	select {
-	case a := <-s.replies:
+	case a := <-replies:
 		return a, nil
 	case <-ctx.Done():
 		return nil, ErrTimeout
@@ -194,13 +223,26 @@ func Run(o Options) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
+	if o.Conns <= 0 {
+		o.Conns = 1
+	}
 	switch o.Mode {
-	case "sink":
-		return runSink(ctx, &o)
-	case "ping":
+	case "sink", "ping":
+		switch {
+		case o.Driver == "links" || o.Driver == "" && o.Conns > 1:
+			return runLinks(ctx, &o)
+		case o.Driver != "" && o.Driver != "engine":
+			return nil, fmt.Errorf("bench: unknown driver %q", o.Driver)
+		case o.Conns > 1:
+			return nil, fmt.Errorf("bench: the engine driver runs one link, not %d", o.Conns)
+		case o.Mode == "sink":
+			return runSink(ctx, &o)
+		}
 		return runPing(ctx, &o)
 	case "connect":
 		return runConnect(ctx, &o)
+	case "fanout":
+		return runFanout(ctx, &o)
 	}
 	return nil, fmt.Errorf("bench: unknown mode %q", o.Mode)
 }
@@ -253,24 +295,6 @@ func (s *session) confirm(ctx context.Context) error {
 	return nil
 }
 
-// report asks the sink for its counts.
-func (s *session) report(ctx context.Context) (count int64, cpu float64, err error) {
-	if err = s.send(ctx, "sink", "report", s.reply); err != nil {
-		return
-	}
-	for {
-		a, err := s.await(ctx)
-		if err != nil {
-			return 0, 0, err
-		}
-		if len(a) >= 4 && fmt.Sprint(a[0]) == "count" {
-			count, _ = strconv.ParseInt(fmt.Sprint(a[1]), 10, 64)
-			cpu, _ = strconv.ParseFloat(fmt.Sprint(a[3]), 64)
-			return count, cpu, nil
-		}
-	}
-}
-
 func runSink(ctx context.Context, o *Options) (*Result, error) {
 	s, err := open(ctx, o, nil)
 	if err != nil {
@@ -280,103 +304,147 @@ func runSink(ctx context.Context, o *Options) (*Result, error) {
 	if err := s.confirm(ctx); err != nil {
 		return nil, err
 	}
-	base, cpu0, err := s.report(ctx)
-	if err != nil {
+	st := &sinkStream{o: o, dest: s.node.Dest(s.target + "#sink"), report: []any{"report", s.reply}, replies: s.replies,
+		payload: []any{stringOf('x', o.Size)}, count: o.Count}
+	if err := st.base(ctx); err != nil {
 		return nil, err
 	}
-	payload := stringOf('x', o.Size)
 	var wire []byte
 	if codec, err := framing.ByName(s.up.SendFraming); err == nil {
-		wire, _ = codec.AppendMessage(nil, "sink", []any{payload})
+		wire, _ = codec.AppendMessage(nil, "sink", st.payload)
 	}
 	p := &progress{o: o, start: time.Now(), what: "sink"}
 	start := time.Now()
-	var acked atomic.Int64
+	err = st.run(ctx, func() { p.update(st.acked.Load(), int64(o.Count)) })
+	p.finish()
+	el := time.Since(start).Seconds()
+	if err != nil {
+		return nil, err
+	}
+	last := st.received()
+	r := &Result{}
+	r.add("mode", "sink")
+	s.addLink(r)
+	r.add("size", o.Size)
+	r.add("count", o.Count)
+	r.add("received", last)
+	r.add("elapsed", round(el, 6))
+	rate := float64(last) / el
+	r.add("msgs_per_s", round(rate, 0))
+	r.add("payload_MB_per_s", round(rate*float64(o.Size)/1e6, 3))
+	r.add("wire_bytes_per_msg", len(wire))
+	r.add("wire_MB_per_s", round(rate*float64(len(wire))/1e6, 3))
+	r.add("batch", o.Batch)
+	r.add("outstanding", o.Outstanding)
+	r.add("conns", 1)
+	ncpu := st.nodeCPU()
+	r.add("node_cpu_s", round(ncpu, 3))
+	if ncpu > 0 {
+		r.add("msgs_per_node_cpu_s", round(float64(last)/ncpu, 0))
+	} else {
+		r.add("msgs_per_node_cpu_s", 0)
+	}
+	if last < int64(o.Count) {
+		return r, ErrShort
+	}
+	return r, nil
+}
+
+// sinkStream is the sink protocol toward one target through an
+// engine.Node: count messages in batches of o.Batch, each followed by a
+// report request, at most o.Outstanding batches unacknowledged; the
+// target's answers arrive on replies.
+type sinkStream struct {
+	o       *Options
+	dest    *engine.Dest // the target's sink port
+	report  []any        // ["report", REPLY]
+	replies chan []any
+	payload []any
+	count   int
+
+	base0, last int64 // the target's count before and at the end
+	cpu0, cpu   float64
+	acked       atomic.Int64
+}
+
+// base asks the target for its count before the stream starts.
+func (st *sinkStream) base(ctx context.Context) error {
+	if err := sendRetry(ctx, st.dest, st.report); err != nil {
+		return err
+	}
+	for {
+		a, err := awaitOn(ctx, st.replies)
+		if err != nil {
+			return err
+		}
+		if c, cpu, ok := sinkCount(a); ok {
+			st.base0, st.cpu0, st.last, st.cpu = c, cpu, c, cpu
+			return nil
+		}
+	}
+}
+
+// received is what the target counted during the stream.
+func (st *sinkStream) received() int64 { return st.last - st.base0 }
+
+// nodeCPU is the target's CPU seconds during the stream.
+func (st *sinkStream) nodeCPU() float64 { return st.cpu - st.cpu0 }
+
+// run sends the stream and returns when the target has acknowledged all
+// of it, calling tick about once a second while it waits.
+func (st *sinkStream) run(ctx context.Context, tick func()) error {
+	o := st.o
 	sem := make(chan struct{}, o.Outstanding)
-	var last int64
-	var lastCPU float64
 	errCh := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // collects reports
 		defer wg.Done()
 		for {
-			a, err := s.await(ctx)
+			a, err := awaitOn(ctx, st.replies)
 			if err != nil {
 				errCh <- err
 				return
 			}
-			if len(a) < 4 || fmt.Sprint(a[0]) != "count" {
+			c, cpu, ok := sinkCount(a)
+			if !ok {
 				continue
 			}
-			c, _ := strconv.ParseInt(fmt.Sprint(a[1]), 10, 64)
-			cpu, _ := strconv.ParseFloat(fmt.Sprint(a[3]), 64)
-			last, lastCPU = c-base, cpu
-			acked.Store(last)
+			st.last, st.cpu = c, cpu
+			st.acked.Store(c - st.base0)
 			<-sem
-			if last >= int64(o.Count) {
+			if c-st.base0 >= int64(st.count) {
 				errCh <- nil
 				return
 			}
 		}
 	}()
-	sinkID := s.node.Dest(s.target + "#sink")
-	payloadArgs := []any{payload}
 	sent := 0
-	for sent < o.Count {
-		k := min(o.Batch, o.Count-sent)
+	for sent < st.count {
+		k := min(o.Batch, st.count-sent)
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return nil, ErrTimeout
+			return ErrTimeout
 		}
 		for i := 0; i < k; i++ {
-			if err := s.sendTo(ctx, sinkID, payloadArgs); err != nil {
-				return nil, err
+			if err := sendRetry(ctx, st.dest, st.payload); err != nil {
+				return err
 			}
 		}
 		sent += k
-		if err := s.send(ctx, "sink", "report", s.reply); err != nil {
-			return nil, err
+		if err := sendRetry(ctx, st.dest, st.report); err != nil {
+			return err
 		}
-		p.update(acked.Load(), int64(o.Count))
+		tick()
 	}
 	for {
 		select {
 		case err := <-errCh:
 			wg.Wait()
-			p.finish()
-			el := time.Since(start).Seconds()
-			if err != nil {
-				return nil, err
-			}
-			r := &Result{}
-			r.add("mode", "sink")
-			s.addLink(r)
-			r.add("size", o.Size)
-			r.add("count", o.Count)
-			r.add("received", last)
-			r.add("elapsed", round(el, 6))
-			rate := float64(last) / el
-			r.add("msgs_per_s", round(rate, 0))
-			r.add("payload_MB_per_s", round(rate*float64(o.Size)/1e6, 3))
-			r.add("wire_bytes_per_msg", len(wire))
-			r.add("wire_MB_per_s", round(rate*float64(len(wire))/1e6, 3))
-			r.add("batch", o.Batch)
-			r.add("outstanding", o.Outstanding)
-			ncpu := lastCPU - cpu0
-			r.add("node_cpu_s", round(ncpu, 3))
-			if ncpu > 0 {
-				r.add("msgs_per_node_cpu_s", round(float64(last)/ncpu, 0))
-			} else {
-				r.add("msgs_per_node_cpu_s", 0)
-			}
-			if last < int64(o.Count) {
-				return r, ErrShort
-			}
-			return r, nil
+			return err
 		case <-time.After(time.Second):
-			p.update(acked.Load(), int64(o.Count))
+			tick()
 		}
 	}
 }
@@ -495,6 +563,7 @@ func runPing(ctx context.Context, o *Options) (*Result, error) {
 	}
 	r.add("max_us", round(rtts[len(rtts)-1], 1))
 	r.add("inflight", o.Inflight)
+	r.add("conns", 1)
 	return r, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +112,148 @@ func TestConnectDrivers(t *testing.T) {
 			t.Fatalf("took %v", el)
 		}
 	})
+}
+
+// TestRunLinks runs sink and ping over several links (the links driver)
+// against a node in this process, and checks that the target saw a node
+// ID per link and that the figures add up.
+func TestRunLinks(t *testing.T) {
+	for _, f := range []string{"json", "cbor", "storable"} {
+		var mu sync.Mutex
+		seen := map[string]bool{} // node IDs that connected
+		n, err := engine.New(engine.Config{NodeID: "target", Binds: []string{"127.0.0.1:0"}, Secret: "bench-secret",
+			Framings: []string{f}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			OnNodeEvent: func(ev engine.NodeEvent) {
+				if ev.Up {
+					mu.Lock()
+					seen[ev.Node] = true
+					mu.Unlock()
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine.ServeEcho(n)
+		sink, _ := engine.ServeSink(n)
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close(context.Background()) })
+		for _, mode := range []string{"sink", "ping"} {
+			t.Run(f+"/"+mode, func(t *testing.T) {
+				mu.Lock()
+				clear(seen)
+				mu.Unlock()
+				before, _ := sink.Counts()
+				count := 20003 // not a multiple of the links
+				if mode == "ping" {
+					count = 2003
+				}
+				res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: mode,
+					Count: count, Size: 20, Framings: []string{f}, Batch: 500, Outstanding: 3, Inflight: 2, Conns: 7, Loops: 2,
+					Timeout: 20 * time.Second})
+				if err != nil {
+					t.Fatalf("%v (%v)", err, res)
+				}
+				t.Log(res.Fields)
+				if field(res, "conns") != "7" || field(res, "loops") != "2" || field(res, "framing") != f {
+					t.Fatalf("conns/loops/framing: %v", res.Fields)
+				}
+				mu.Lock()
+				ids := len(seen)
+				mu.Unlock()
+				if ids != 7 {
+					t.Fatalf("the target saw %d node IDs, want one per link (7)", ids)
+				}
+				after, _ := sink.Counts()
+				switch mode {
+				case "sink":
+					if after-before != int64(count) || field(res, "received") != strconv.Itoa(count) {
+						t.Fatalf("target counted %d, result says %v; want %d", after-before, field(res, "received"), count)
+					}
+				case "ping":
+					if field(res, "received") != strconv.Itoa(count) {
+						t.Fatalf("received %v round trips, want %d", field(res, "received"), count)
+					}
+					if p99, _ := strconv.ParseFloat(field(res, "p99_us"), 64); p99 <= 0 {
+						t.Fatalf("p99 %v", field(res, "p99_us"))
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRunLinksMany runs ping over a few hundred links, one request in
+// flight each, and the engine driver with conns=1 for the RESULT key.
+func TestRunLinksMany(t *testing.T) {
+	n := startTarget(t)
+	res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: "ping",
+		Count: 900, Size: 20, Framings: []string{"json"}, Inflight: 1, Conns: 300, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("%v (%v)", err, res)
+	}
+	if field(res, "conns") != "300" || field(res, "received") != "900" {
+		t.Fatalf("%v", res.Fields)
+	}
+	t.Log(res.Fields)
+	res, err = Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: "sink",
+		Count: 5000, Size: 20, Framings: []string{"json"}, Batch: 1000, Outstanding: 4, Timeout: 30 * time.Second})
+	if err != nil || field(res, "conns") != "1" {
+		t.Fatalf("engine driver: %v (%v)", err, res)
+	}
+	if _, err := Run(Options{Connect: n.Addrs()[0], Secret: "bench-secret", Mode: "sink", Count: 5, Conns: 10, Batch: 1, Outstanding: 1,
+		Timeout: 5 * time.Second}); err == nil {
+		t.Fatal("count below conns: no error")
+	}
+	if _, err := Run(Options{Connect: n.Addrs()[0], Secret: "another-secret", Mode: "sink", Count: 50, Conns: 5, Batch: 10, Outstanding: 1,
+		Timeout: 5 * time.Second}); !errors.Is(err, ErrConnect) {
+		t.Fatalf("wrong secret: %v, want ErrConnect", err)
+	}
+	if _, err := Run(Options{Connect: n.Addrs()[0], Target: "other", Secret: "bench-secret", Mode: "ping", Count: 50, Conns: 5, Inflight: 1,
+		Timeout: 5 * time.Second}); !errors.Is(err, ErrConnect) {
+		t.Fatalf("wrong target: %v, want ErrConnect", err)
+	}
+}
+
+// TestRunFanout sends from one node to three receiving nodes.
+func TestRunFanout(t *testing.T) {
+	var addrs []string
+	var sinks []*engine.Sink
+	for i := range 3 {
+		n, err := engine.New(engine.Config{NodeID: "recv-" + strconv.Itoa(i), Binds: []string{"127.0.0.1:0"}, Secret: "bench-secret",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := engine.ServeSink(n)
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close(context.Background()) })
+		addrs = append(addrs, n.Addrs()[0])
+		sinks = append(sinks, s)
+	}
+	res, err := Run(Options{Targets: addrs, Secret: "bench-secret", Mode: "fanout", Count: 30001, Size: 20,
+		Framings: []string{"cbor"}, Batch: 1000, Outstanding: 4, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatalf("%v (%v)", err, res)
+	}
+	t.Log(res.Fields)
+	var total int64
+	for i, s := range sinks {
+		c, _ := s.Counts()
+		if c < 10000 || c > 10001 {
+			t.Errorf("receiver %d counted %d, want its share of 30001", i, c)
+		}
+		total += c
+	}
+	if total != 30001 || field(res, "received") != "30001" || field(res, "receivers") != "3" || field(res, "framing") != "cbor" {
+		t.Fatalf("receivers counted %d; result %v", total, res.Fields)
+	}
+	// Two receivers with the same node ID cannot both be reached.
+	if _, err := Run(Options{Targets: []string{addrs[0], addrs[0]}, Secret: "bench-secret", Mode: "fanout", Count: 10,
+		Batch: 5, Outstanding: 1, Timeout: 3 * time.Second}); !errors.Is(err, ErrConnect) {
+		t.Fatalf("same receiver twice: %v, want ErrConnect", err)
+	}
 }

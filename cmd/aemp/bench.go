@@ -14,10 +14,11 @@ import (
 	"github.com/aemp-go/aemp/engine/handshake"
 )
 
-const benchUsage = `usage: aemp bench --connect HOST:PORT [--target NODEID] --secret S --mode sink|ping|connect
-                  [--count N] [--size BYTES] [--framing LIST] [--auth LIST]
-                  [--batch N] [--outstanding K] [--inflight K] [--conns C] [--timeout SECONDS]
-                  [--procs N] [--json]
+const benchUsage = `usage: aemp bench --connect HOST:PORT[,HOST:PORT...] [--target NODEID] --secret S
+                  --mode sink|ping|connect|fanout
+                  [--count N] [--size BYTES] [--framing LIST] [--auth LIST] [--accept-auth LIST]
+                  [--batch N] [--outstanding K] [--inflight K] [--conns C] [--loops L]
+                  [--driver engine|links] [--timeout SECONDS] [--procs N] [--json]
 
 A load generator for any AEMP node serving the echo and sink ports (an
 aemp-go node, the Perl baseline node, or an AnyEvent::MP node with them).
@@ -31,6 +32,16 @@ modes:
            and latency percentiles
   connect  full handshakes per second (connect, authenticate, one echo,
            close) with C concurrent connectors
+  fanout   sink from one node to every node listed in --connect (each with
+           a node ID of its own) at once: N is the total, shared evenly,
+           --batch and --outstanding apply per receiver; the rate is the sum
+
+Many links: sink and ping with --conns C > 1 open C links, each from a
+node ID of its own, spread over L event loops of this process (--loops,
+default GOMAXPROCS): N is the total over all links, --batch, --outstanding
+and --inflight apply per link, the sink's acknowledgements are the target's
+count, and the rate is the sum. One link runs through an aemp-go node
+(--driver engine); --driver links runs one link the many-links way.
 
 A progress line goes to stderr about once a second; the result is one line
 "RESULT key=value ..." on stdout (and a JSON object with --json).
@@ -48,15 +59,18 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Connect, "connect", "", "target `HOST:PORT`")
 	fs.StringVar(&o.Target, "target", "", "target node `ID` (default: whichever node answers)")
 	fs.StringVar(&o.Secret, "secret", os.Getenv("AEMP_SECRET"), "shared `SECRET` (default $AEMP_SECRET)")
-	fs.StringVar(&o.Mode, "mode", "sink", "sink, ping or connect")
-	fs.IntVar(&o.Count, "count", 100000, "messages (sink, ping) or handshakes (connect)")
+	fs.StringVar(&o.Mode, "mode", "sink", "sink, ping, connect or fanout")
+	fs.IntVar(&o.Count, "count", 100000, "messages (sink, ping, fanout: the total over all links) or handshakes (connect)")
 	fs.IntVar(&o.Size, "size", 20, "payload `BYTES`")
 	framings := fs.String("framing", "json,storable", "framings offered, in preference order (json, cbor, storable)")
 	auth := fs.String("auth", "", "auth methods to use and advertise, e.g. hmac_md6_64_256: both sides then authenticate with one of them (default: both generations', the target picks)")
-	fs.IntVar(&o.Batch, "batch", 1000, "sink: messages per report")
-	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink: unacknowledged batches")
-	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight")
-	fs.IntVar(&o.Conns, "conns", 0, "connect: concurrent connectors (default 16; 1 for other modes)")
+	acceptAuth := fs.String("accept-auth", "", "auth methods accepted from the target (default: those of --auth)")
+	fs.IntVar(&o.Batch, "batch", 1000, "sink, fanout: messages per report, per link")
+	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink, fanout: unacknowledged batches per link")
+	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight per link")
+	fs.IntVar(&o.Conns, "conns", 0, "connect: concurrent connectors (default 16); sink, ping: links, each from its own node ID (default 1)")
+	fs.IntVar(&o.Loops, "loops", 0, "event loops of the many-links driver and of fanout's node (default GOMAXPROCS)")
+	fs.StringVar(&o.Driver, "driver", "", "sink, ping: engine (one link through an aemp-go node) or links (the many-links driver); default engine for one link, links for more")
 	timeout := fs.Float64("timeout", 60, "give up after `SECONDS`")
 	asJSON := fs.Bool("json", false, "also print the result as one JSON object")
 	procs := fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS; default: all)")
@@ -79,10 +93,24 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--connect is required")
 	case o.Secret == "":
 		return usageErr("--secret (or $AEMP_SECRET) is required")
-	case o.Mode != "sink" && o.Mode != "ping" && o.Mode != "connect":
-		return usageErr("--mode must be sink, ping or connect")
-	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || *timeout <= 0 || *procs < 0:
+	case o.Mode != "sink" && o.Mode != "ping" && o.Mode != "connect" && o.Mode != "fanout":
+		return usageErr("--mode must be sink, ping, connect or fanout")
+	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || o.Loops < 0 || *timeout <= 0 || *procs < 0:
 		return usageErr("counts must be positive")
+	case o.Driver != "" && o.Driver != "engine" && o.Driver != "links":
+		return usageErr("--driver must be engine or links")
+	case o.Driver == "engine" && o.Conns > 1:
+		return usageErr("--driver engine runs one link: --conns 1")
+	case (o.Mode == "sink" || o.Mode == "ping") && o.Count < o.Conns:
+		return usageErr("--count must be at least --conns (every link sends)")
+	}
+	if addrs := splitList(o.Connect); o.Mode == "fanout" {
+		o.Targets, o.Connect = addrs, ""
+		if o.Target != "" {
+			return usageErr("fanout: --target does not apply (each receiver has its own node ID)")
+		}
+	} else if len(addrs) > 1 {
+		return usageErr("one --connect address (a list is for --mode fanout)")
 	}
 	if o.Conns == 0 {
 		o.Conns = 1
@@ -94,8 +122,13 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	o.Framings = splitList(*framings)
 	if *auth != "" {
 		o.Auth = splitList(*auth)
-		if _, err := handshake.NewConfig(handshake.Options{NodeID: "bench", Secret: []byte(o.Secret), AuthOffer: o.Auth, AuthAccept: o.Auth}); err != nil {
-			return usageErr("--auth: " + err.Error())
+	}
+	if *acceptAuth != "" {
+		o.AcceptAuth = splitList(*acceptAuth)
+	}
+	if o.Auth != nil || o.AcceptAuth != nil {
+		if _, err := handshake.NewConfig(handshake.Options{NodeID: "bench", Secret: []byte(o.Secret), AuthOffer: o.Auth, AuthAccept: o.AcceptAuth}); err != nil {
+			return usageErr("--auth, --accept-auth: " + err.Error())
 		}
 	}
 	o.Timeout = time.Duration(*timeout * float64(time.Second))
