@@ -2,7 +2,10 @@
 # aemp-peer.pl: a minimal AEMP peer for interop tests and baselines, built only
 # on Debian's AnyEvent::Handle and JSON::XS. It speaks the "simple handshake for
 # non-Perl nodes" of the AEMP document: it authenticates itself with cleartext
-# (the hex secret) and does not check the other side's token, and it reads and
+# (the hex secret) and does not check the other side's token (with
+# --auth hmac_md6_64_256 it authenticates and checks as an AnyEvent::MP 1.30
+# node does, with Digest::MD6 and Digest::HMAC_MD6, which Debian does not
+# package: they must be installed, e.g. beside a real 1.30 node), and it reads and
 # writes json framing (with --framing also storable and cbor, through
 # AnyEvent::Handle's storable type, BER length + nfreeze, and its cbor type,
 # CBOR::XS with default options, as AnyEvent::MP 1.x and 2.x use them).
@@ -19,7 +22,7 @@
 # usage:
 #   aemp-peer.pl --nodeid ID --secret S (--listen HOST:PORT | --connect HOST:PORT)
 #                [--send JSON]... [--sink-count N --sink-size B --batch K] [--quit-after SECONDS]
-#                [--framing LIST]
+#                [--framing LIST] [--auth cleartext|hmac_md6_64_256]
 # --framing lists the framings offered, in preference order (default json);
 # it sends the first of the peer's framings that is in LIST and reads what the
 # peer's auth line announces.
@@ -38,13 +41,22 @@ use Storable ();
 
 my ($nodeid, $secret, $listen, $connect) = ("perlpeer", "", undef, undef);
 my @send;
-my ($sink_count, $sink_size, $batch, $quit_after, $framing_list) = (0, 20, 1000, 0, "json");
+my ($sink_count, $sink_size, $batch, $quit_after, $framing_list, $auth) = (0, 20, 1000, 0, "json", "cleartext");
 GetOptions(
    "nodeid=s" => \$nodeid, "secret=s" => \$secret,
    "listen=s" => \$listen, "connect=s" => \$connect,
    "send=s" => \@send, "sink-count=i" => \$sink_count, "sink-size=i" => \$sink_size,
    "batch=i" => \$batch, "quit-after=f" => \$quit_after, "framing=s" => \$framing_list,
+   "auth=s" => \$auth,
 ) or die "bad arguments\n";
+my $md6_key;
+if ($auth eq "hmac_md6_64_256") {
+   eval { require Digest::MD6; require Digest::HMAC_MD6; 1 }
+      or die "--auth hmac_md6_64_256 needs Digest::MD6 and Digest::HMAC_MD6: $@";
+   $md6_key = Digest::MD6::md6($secret);
+} elsif ($auth ne "cleartext") {
+   die "--auth: cleartext or hmac_md6_64_256\n";
+}
 my @framings = grep { /^(json|storable|cbor)$/ } split /,/, $framing_list;
 @framings or die "--framing: json, storable and/or cbor\n";
 $listen or $connect or die "need --listen or --connect\n";
@@ -129,26 +141,42 @@ sub bulk_reader {
    };
 }
 
+my %handles; # the open connections
+
 sub session {
    my ($fh, $host, $port) = @_;
    my $hdl; $hdl = AnyEvent::Handle->new(
-      fh => $fh,
-      on_error => sub { print "DOWN $_[2]\n"; $_[0]->destroy; $done->send if $connect },
-      on_eof => sub { print "DOWN eof\n"; $hdl->destroy; $done->send if $connect },
+      fh => $fh, no_delay => 1, keepalive => 1, # as AnyEvent::MP::Transport
+      on_error => sub { print "DOWN $_[2]\n"; delete $handles{$_[0]}; $_[0]->destroy; $done->send if $connect },
+      on_eof => sub { print "DOWN eof\n"; delete $handles{$hdl}; $hdl->destroy; $done->send if $connect },
    );
    my $nonce = encode_base64(join("", map chr(int rand 256), 1 .. 66), "");
    my $offer = join ",", @framings;
-   $hdl->push_write("aemp;1;$nodeid;hmac_md6_64_256,cleartext;$offer;provider=aemp-peer.pl;peeraddr=$host:$port\012$nonce\012");
+   my $lgreeting = "aemp;1;$nodeid;hmac_md6_64_256,cleartext;$offer;provider=aemp-peer.pl;peeraddr=$host:$port";
+   $hdl->push_write("$lgreeting\012$nonce\012");
    $hdl->push_read(line => sub {
-      my ($proto, $version, $rnode, $auths, $framings) = split /;/, $_[1];
+      my $rgreeting = $_[1];
+      my ($proto, $version, $rnode, $auths, $framings) = split /;/, $rgreeting;
       return $hdl->destroy, print "DOWN bad greeting\n" unless $proto eq "aemp" and $version == 1;
       my %ours = map { $_ => 1 } @framings;
       my ($sframing) = grep { $ours{$_} } split /,/, $framings // "";
       return $hdl->destroy, print "DOWN no common framing\n" unless $sframing;
       $hdl->push_read(line => sub {
-         $hdl->push_write("cleartext;" . unpack("H*", $secret) . ";$sframing\012");
+         my $rnonce = $_[1];
+         if ($md6_key) {
+            my $lauth = Digest::HMAC_MD6::hmac_md6_hex($md6_key, "$lgreeting\012$nonce\012$rgreeting\012$rnonce\012", 64, 256);
+            $hdl->push_write("hmac_md6_64_256;$lauth;$sframing\012");
+         } else {
+            $hdl->push_write("cleartext;" . unpack("H*", $secret) . ";$sframing\012");
+         }
          $hdl->push_read(line => sub {
             my ($method, $token, $rframing) = split /;/, $_[1];
+            if ($md6_key) { # check the peer's token as a 1.30 node does
+               my $want = $method eq "hmac_md6_64_256"
+                  ? Digest::HMAC_MD6::hmac_md6_hex($md6_key, "$rgreeting\012$rnonce\012$lgreeting\012$nonce\012", 64, 256)
+                  : $method eq "cleartext" ? unpack("H*", $secret) : undef;
+               return $hdl->destroy, print "DOWN authentication failure\n" unless defined $want && defined $token && $token eq $want;
+            }
             return $hdl->destroy, print "DOWN unusable remote framing\n" unless defined $rframing && $ours{$rframing};
             print "UP $rnode $rframing\n";
             $hdl->push_write($sframing => $json->decode($_)) for @send;
@@ -173,7 +201,6 @@ sub session {
    $hdl;
 }
 
-my %handles;
 if ($listen) {
    my ($h, $p) = parse_hostport $listen;
    tcp_server $h, $p, sub {
