@@ -183,6 +183,7 @@ func RunCeiling(o CeilingOptions) (*Result, error) {
 		r.add("received", o.Count)
 		r.add("elapsed", round(el, 6))
 		r.add("msgs_per_s", round(rate, 0))
+		r.add("payload_MB_per_s", round(rate*float64(o.Size)/1e6, 3))
 		r.add("wire_bytes_per_msg", len(frame))
 		r.add("wire_MB_per_s", round(rate*float64(len(frame))/1e6, 3))
 		r.add("write_bytes", len(chunk))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ const benchUsage = `usage: aemp bench --connect HOST:PORT[,HOST:PORT...] [--targ
                   [--count N] [--size BYTES] [--framing LIST] [--auth LIST] [--accept-auth LIST]
                   [--batch N] [--outstanding K] [--inflight K] [--conns C] [--loops L]
                   [--driver engine|links] [--timeout SECONDS] [--procs N] [--json]
+                  [--cpuprofile FILE]
 
 A load generator for any AEMP node serving the echo and sink ports (an
 aemp-go node, the Perl baseline node, or an AnyEvent::MP node with them).
@@ -74,6 +76,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	timeout := fs.Float64("timeout", 60, "give up after `SECONDS`")
 	asJSON := fs.Bool("json", false, "also print the result as one JSON object")
 	procs := fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS; default: all)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (this process, the sender) to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchUsage)
 		fs.PrintDefaults()
@@ -137,6 +140,19 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			o.Terminal = true
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "aemp bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "aemp bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench.Run(o)
 	if res != nil {
