@@ -76,24 +76,80 @@ type config struct {
 	// Procs runs the Go sender and receiver with --procs (GOMAXPROCS);
 	// 0: all CPUs. Ping only: see the report's note on it.
 	Procs int
+	// Conns is the Go sender's links (aemp bench --conns), each from a
+	// node ID of its own; 0: one link through an aemp-go node.
+	Conns int
+	// Driver is the Go sender's --driver ("": its default).
+	Driver string
+	// Fanout is the number of receiving aemp nodes of a fan-out (the
+	// sender runs --mode fanout to all of them); 0: one receiver.
+	Fanout int
 }
 
 // serverKey tells receivers apart within a group: configurations with
 // the same key share one receiver process.
-func (c config) serverKey() string { return c.Receiver + "/" + strconv.Itoa(c.Procs) }
-
-var allConfigs = []config{
-	{"Go->Go", "go", "go", false, 0},
-	{"Go->Go, 1 CPU each", "go", "go", false, 1},
-	{"Perl->Perl", "perl", "perl", false, 0},
-	{"Go->Perl", "go", "perl", false, 0},
-	{"Perl->Go", "perl", "go", false, 0},
-	{"Perl(batched)->Perl", "perl", "perl", true, 0},
-	{"Go->std", "go", "std", false, 0},
-	{"ceiling", "ceiling", "ceiling", false, 0},
+func (c config) serverKey() string {
+	return c.Receiver + "/" + strconv.Itoa(c.Procs) + "/" + strconv.Itoa(c.Fanout)
 }
 
-var natsConfig = config{"NATS", "nats", "nats", false, 0}
+// The configurations of many links (issue: fan-in, many links, fan-out).
+const (
+	fanInConns    = 32
+	manyLinks     = 1000
+	fanOutNodes   = 32
+	largeSize     = 64 << 10
+	cfgFanIn      = "Go->Go, 32 links"
+	cfgLinksOne   = "Go->Go, 1 link, links driver"
+	cfgManyLinks  = "Go->Go, 1,000 links"
+	cfgFanOut     = "Go->32 Go nodes"
+	cfgGoGo       = "Go->Go"
+	cfgPerlPerl   = "Perl->Perl"
+	cfgCeiling    = "ceiling"
+	handshakeConc = 16
+)
+
+var allConfigs = []config{
+	{Name: cfgGoGo, Sender: "go", Receiver: "go"},
+	{Name: "Go->Go, 1 CPU each", Sender: "go", Receiver: "go", Procs: 1},
+	{Name: cfgPerlPerl, Sender: "perl", Receiver: "perl"},
+	{Name: "Go->Perl", Sender: "go", Receiver: "perl"},
+	{Name: "Perl->Go", Sender: "perl", Receiver: "go"},
+	{Name: "Perl(batched)->Perl", Sender: "perl", Receiver: "perl", BatchWrites: true},
+	{Name: "Go->std", Sender: "go", Receiver: "std"},
+	{Name: cfgCeiling, Sender: "ceiling", Receiver: "ceiling"},
+	{Name: cfgFanIn, Sender: "go", Receiver: "go", Conns: fanInConns},
+	{Name: cfgLinksOne, Sender: "go", Receiver: "go", Conns: 1, Driver: "links"},
+	{Name: cfgManyLinks, Sender: "go", Receiver: "go", Conns: manyLinks},
+	{Name: cfgFanOut, Sender: "go", Receiver: "go-fanout", Fanout: fanOutNodes},
+}
+
+var natsConfig = config{Name: "NATS", Sender: "nats", Receiver: "nats"}
+
+// skip says why configuration cf has no cell at mode, framing f (the
+// first of the run's framings: first) and size, or "" when it has one.
+func skip(cf config, mode, f, first string, size int) string {
+	switch {
+	case cf.Sender == "nats" && f != first:
+		return "NATS has no framing: listed once"
+	case cf.BatchWrites && mode != "sink":
+		return "one message in flight: nothing to batch"
+	case cf.Procs > 0 && !isPing(mode):
+		return "ping only"
+	case cf.Sender == "nats" && mode == "ping-awake":
+		return "NATS: measured once per mode, without the busy loop"
+	case size == largeSize && cf.Name != cfgGoGo && cf.Name != cfgCeiling:
+		return "64 KiB: Go->Go and the ceiling only"
+	case size == largeSize && mode != "sink":
+		return "64 KiB: sink only"
+	case (cf.Name == cfgFanIn || cf.Name == cfgLinksOne) && (mode != "sink" || size != 20):
+		return "fan-in: sink 20 B only"
+	case cf.Name == cfgManyLinks && (mode != "ping" || size != 20 || f != first):
+		return "many links: ping, 20 B, one framing"
+	case cf.Fanout > 0 && (mode != "sink" || size != 20 || f != first):
+		return "fan-out: sink, 20 B, one framing"
+	}
+	return ""
+}
 
 // run is one measurement.
 type run struct {
@@ -165,6 +221,11 @@ type runner struct {
 	handshakesAgain       series
 	handshakesCount       int
 	connCeiling           series
+	handshakesPerl        series // against aemp-peer.pl
+	handshakesPerlNode    series // against -perl-node
+	allocs                []benchLine
+	allocsFailed          string
+	profiles              []profileRun
 	idle                  series
 	idleDetail            *bench.IdleMemory
 	idleConns             int
@@ -209,11 +270,11 @@ func main() {
 	withNATS := flag.Bool("nats", envBool("NATS"), "also measure NATS pub/sub (env NATS=1; go installs pinned nats-server and natscli)")
 	reps := flag.Int("reps", 0, "repetitions per cell (default 3; 1 with -quick; env REPS)")
 	flag.Float64Var(&r.seconds, "seconds", 0, "target duration of one run (default 2; 0.5 with -quick)")
-	only := flag.String("only", os.Getenv("ONLY"), "only cells whose name (\"MODE FRAMING SIZE CONFIG\") matches this regexp; also \"handshakes\", \"idle\" (env ONLY)")
+	only := flag.String("only", os.Getenv("ONLY"), "only cells whose name (\"MODE FRAMING SIZE CONFIG\") matches this regexp; also \"handshakes\", \"idle\", \"allocs\" (env ONLY)")
 	idleConns := flag.Int("idle-conns", 10000, "idle connections for the memory measurement")
 	framings := flag.String("framings", envOr("FRAMINGS", "json,storable"), "framings to measure: json, storable, cbor (env FRAMINGS)")
 	flag.BoolVar(&r.spin, "spin", os.Getenv("SPIN") != "0", "run a nice-19 busy loop per CPU during the ping groups, so that idle virtual CPUs do not halt between round trips (env SPIN=0 turns it off)")
-	flag.StringVar(&r.profileDir, "profile", "", "write CPU profiles of the aemp node receivers (one per group, via aemp node --cpuprofile) into `DIR`")
+	flag.StringVar(&r.profileDir, "profile", os.Getenv("PROFILE"), "write CPU profiles into `DIR`: of the aemp node receivers (one per group, via aemp node --cpuprofile), and of both ends of a dedicated one-link sink run, 20 B, per framing (env PROFILE)")
 	commit := flag.String("commit", "", "describe the code measured (default: git rev-parse --short HEAD, plus \"+dirty\" when engine/, framing/ or cmd/ have changes)")
 	flag.StringVar(&r.perlNode, "perl-node", os.Getenv("PERL_NODE"), "use the Perl node at `HOST:PORT` (a real AnyEvent::MP node serving echo and sink, say) as the Perl receiver instead of starting bench/perl/aemp-peer.pl (env PERL_NODE)")
 	flag.StringVar(&r.perlNodeID, "perl-node-id", "", "node ID of the -perl-node (default: whichever node answers)")
@@ -388,18 +449,13 @@ func (r *runner) plan(configs []config) {
 	}
 	for _, mode := range modes {
 		for _, f := range r.framings {
-			for _, size := range []int{20, 1024} {
+			for _, size := range []int{20, 1024, largeSize} {
 				for _, cf := range configs {
 					c := &cell{Config: cf.Name, Mode: mode, Framing: f, Size: size, cfg: cf}
-					switch {
-					case cf.Sender == "nats" && f != r.framings[0]:
-						continue // NATS has no framing: listed once
-					case cf.BatchWrites && mode != "sink":
-						continue // one message in flight: nothing to batch
-					case cf.Procs > 0 && !isPing(mode):
+					if skip(cf, mode, f, r.framings[0], size) != "" {
 						continue
-					case cf.Sender == "nats" && mode == "ping-awake":
-						continue // NATS: measured once per mode, without the busy loop
+					}
+					switch {
 					case cf.Sender == "nats" && r.natsBin == "":
 						c.NA = r.natsWhy
 					case cf.Receiver == "std" && f != "json":
@@ -458,9 +514,16 @@ func (r *runner) runAll() {
 	}
 	if r.wantExtra("handshakes") {
 		r.runHandshakes()
+		r.runPerlHandshakes()
 	}
 	if r.wantExtra("idle") {
 		r.runIdle()
+	}
+	if r.wantExtra("allocs") {
+		r.runAllocs()
+	}
+	if r.profileDir != "" {
+		r.runProfiles()
 	}
 }
 
@@ -496,7 +559,10 @@ func (r *runner) runGroup(name string, cells []*cell) {
 		}
 		lo, hi := 20000, 200_000_000
 		if isPing(c.Mode) {
-			lo, hi = 1000, 5_000_000
+			lo, hi = max(1000, 2*c.cfg.Conns), 5_000_000
+		}
+		if c.Size >= largeSize {
+			lo, hi = 1000, 2_000_000
 		}
 		// Calibrate until a run lasts a quarter of the target, so that
 		// fixed costs (connecting, the first report) do not dominate.
@@ -550,13 +616,13 @@ func (r *runner) runOnce(c *cell, srv, spin *server, count int) (run, error) {
 		}
 		return procCPU(spin.pid())
 	}
-	rx0, sys0, spin0, t0 := procCPU(srv.pid()), sysCPU(), spinCPU(), time.Now()
+	rx0, sys0, spin0, t0 := srv.cpu(), sysCPU(), spinCPU(), time.Now()
 	if c.cfg.Sender == "nats" {
 		o = r.runNATS(c, srv.addr, count, timeout)
 	} else {
 		o = runSender(r.senderArgv(c, srv.addr, count, timeout), timeout)
 	}
-	rx, sys, wall := procCPU(srv.pid())-rx0, sysCPU()-sys0-(spinCPU()-spin0), time.Since(t0).Seconds()
+	rx, sys, wall := srv.cpu()-rx0, sysCPU()-sys0-(spinCPU()-spin0), time.Since(t0).Seconds()
 	if o.err != nil {
 		return run{}, o.err
 	}
@@ -595,15 +661,9 @@ func (r *runner) receiver(c *cell, group string) (*server, error) {
 		if r.profileDir != "" {
 			argv = append(argv, "--cpuprofile", filepath.Join(r.profileDir, strings.ReplaceAll(group, " ", "-")+".aemp-node.pprof"))
 		}
-		return startServer("aemp node", argv, nil,
-			func(l string) (string, bool) {
-				_, rest, ok := strings.Cut(l, " binds=")
-				if !strings.HasPrefix(l, "READY ") || !ok {
-					return "", false
-				}
-				a, _, _ := strings.Cut(rest, ",")
-				return a, true
-			})
+		return startServer("aemp node", argv, nil, aempReady)
+	case "go-fanout":
+		return r.fanoutReceivers(c.cfg.Fanout)
 	case "perl":
 		if r.perlNode != "" {
 			return &server{name: "external Perl node", addr: r.perlNode}, nil
@@ -618,6 +678,35 @@ func (r *runner) receiver(c *cell, group string) (*server, error) {
 		return startNATSServer(filepath.Join(r.natsBin, "nats-server"))
 	}
 	return nil, fmt.Errorf("unknown receiver %q", c.cfg.Receiver)
+}
+
+// fanoutReceivers starts n aemp nodes with node IDs target-0..n-1, one
+// CPU each (GOMAXPROCS 1), as one server whose address is the list.
+func (r *runner) fanoutReceivers(n int) (*server, error) {
+	all := &server{name: fmt.Sprintf("%d aemp nodes", n)}
+	var addrs []string
+	for i := range n {
+		s, err := startServer("aemp node", []string{r.aemp, "node", "--bind", "127.0.0.1:0", "--nodeid", "target-" + strconv.Itoa(i),
+			"--secret", secret, "--procs", "1"}, nil, aempReady)
+		if err != nil {
+			all.stop()
+			return nil, err
+		}
+		all.members = append(all.members, s)
+		addrs = append(addrs, s.addr)
+	}
+	all.addr = strings.Join(addrs, ",")
+	return all, nil
+}
+
+// aempReady parses the READY line of `aemp node`.
+func aempReady(l string) (string, bool) {
+	_, rest, ok := strings.Cut(l, " binds=")
+	if !strings.HasPrefix(l, "READY ") || !ok {
+		return "", false
+	}
+	a, _, _ := strings.Cut(rest, ",")
+	return a, true
 }
 
 // targetOf returns the node ID and secret of a cell's receiver.
@@ -638,9 +727,23 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 	switch c.cfg.Sender {
 	case "go":
 		target, sec := r.targetOf(c)
-		return []string{r.aemp, "bench", "--connect", addr, "--target", target, "--secret", sec, "--mode", benchMode(c.Mode),
-			"--count", n, "--size", size, "--framing", c.Framing, "--batch", "1000", "--outstanding", "4", "--inflight", "1", "--timeout", to,
-			"--procs", strconv.Itoa(c.cfg.Procs)}
+		mode := benchMode(c.Mode)
+		argv := []string{r.aemp, "bench", "--connect", addr, "--secret", sec}
+		if c.cfg.Fanout > 0 {
+			mode = "fanout"
+		} else {
+			argv = append(argv, "--target", target)
+		}
+		argv = append(argv, "--mode", mode, "--count", n, "--size", size, "--framing", c.Framing,
+			"--batch", strconv.Itoa(batchFor(c.Size)), "--outstanding", "4", "--inflight", "1", "--timeout", to,
+			"--procs", strconv.Itoa(c.cfg.Procs))
+		if c.cfg.Conns > 0 {
+			argv = append(argv, "--conns", strconv.Itoa(c.cfg.Conns))
+		}
+		if c.cfg.Driver != "" {
+			argv = append(argv, "--driver", c.cfg.Driver)
+		}
+		return argv
 	case "perl":
 		_, sec := r.targetOf(c)
 		return []string{"perl", filepath.Join(r.root, "bench/perl/aemp-send.pl"), "--connect", addr, "--secret", sec, "--mode", benchMode(c.Mode),
@@ -653,9 +756,22 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 	return nil
 }
 
+// batchFor is the sink batch for a payload size: 1000 messages, fewer
+// for large ones (64 KiB: 64, 4 MiB a batch, 16 MiB in flight, the
+// engine's default high-water mark).
+func batchFor(size int) int {
+	if size >= largeSize {
+		return 64
+	}
+	return 1000
+}
+
 // calibrationCount is the size of the first, unrecorded run of a cell.
 func calibrationCount(c *cell) int {
 	if isPing(c.Mode) {
+		return max(2000, 4*c.cfg.Conns)
+	}
+	if c.Size >= largeSize {
 		return 2000
 	}
 	if c.cfg.Receiver == "perl" || c.cfg.Sender == "perl" {
@@ -938,6 +1054,11 @@ type saved struct {
 	HandshakesAgain series            `json:"handshakes_second_batch"`
 	HandshakesCount int               `json:"handshakes_count"`
 	ConnCeiling     series            `json:"connection_ceiling"`
+	HandshakesPerl  series            `json:"handshakes_perl_peer"`
+	HandshakesNode  series            `json:"handshakes_perl_node"`
+	Allocs          []benchLine       `json:"allocs,omitempty"`
+	AllocsFailed    string            `json:"allocs_failed,omitempty"`
+	Profiles        []profileRun      `json:"profiles,omitempty"`
 	Idle            series            `json:"idle"`
 	IdleDetail      *bench.IdleMemory `json:"idle_detail"`
 	Load1End        float64           `json:"loadavg1_end"`
@@ -959,6 +1080,8 @@ func (r *runner) load(path string) error {
 	r.machine, r.quick, r.reps, r.seconds, r.spin = v.Machine, v.Quick, v.Reps, v.Seconds, v.Spin
 	r.handshakes, r.handshakesAgain, r.handshakesCount = v.Handshakes, v.HandshakesAgain, v.HandshakesCount
 	r.connCeiling = v.ConnCeiling
+	r.handshakesPerl, r.handshakesPerlNode = v.HandshakesPerl, v.HandshakesNode
+	r.allocs, r.allocsFailed, r.profiles = v.Allocs, v.AllocsFailed, v.Profiles
 	r.idle, r.idleDetail = v.Idle, v.IdleDetail
 	r.done.duration, r.done.load1 = v.Duration, v.Load1End
 	r.perlNode = v.PerlNode
@@ -984,7 +1107,8 @@ func (r *runner) write(dir string) error {
 	}
 	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
 		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
-		ConnCeiling: r.connCeiling, Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
+		ConnCeiling: r.connCeiling, HandshakesPerl: r.handshakesPerl, HandshakesNode: r.handshakesPerlNode,
+		Allocs: r.allocs, AllocsFailed: r.allocsFailed, Profiles: r.profiles, Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
 		PerlNode: r.perlNode}
 	j, err := json.MarshalIndent(raw, "", "  ")
 	if err != nil {

@@ -78,13 +78,30 @@ func stopOnSignal() {
 	}()
 }
 
-// server is a receiver running in a child process.
+// server is a receiver running in a child process, or a group of them
+// (members; addr is then their addresses, comma-separated).
 type server struct {
-	name   string
-	cmd    *exec.Cmd
-	addr   string
-	stderr *tail
-	done   chan struct{}
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	stderr  *tail
+	done    chan struct{}
+	members []*server
+}
+
+// cpu returns the CPU seconds of the receiver's processes so far.
+func (s *server) cpu() float64 {
+	if len(s.members) > 0 {
+		var t float64
+		for _, m := range s.members {
+			t += m.cpu()
+		}
+		return t
+	}
+	if s.cmd == nil {
+		return 0
+	}
+	return procCPU(s.pid())
 }
 
 // startServer runs argv and waits for the line that names its address:
@@ -148,7 +165,10 @@ func track(s *server) *server {
 // stop interrupts the child (the nodes close gracefully on SIGINT), then
 // kills it if it is still there after 3 s.
 func (s *server) stop() {
-	if s.cmd == nil { // an external node: not ours to stop
+	for _, m := range s.members {
+		m.stop()
+	}
+	if s.cmd == nil { // a group, or an external node (not ours to stop)
 		return
 	}
 	live.Lock()

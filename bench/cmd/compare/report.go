@@ -97,7 +97,7 @@ func (r *runner) markdown() string {
 		w(" — **the machine was shared: treat these figures as provisional**")
 	}
 	w("\n\n")
-	w("Every configuration is a sender process and a receiver process over 127.0.0.1, one connection. " +
+	w("Every configuration is a sender process and a receiver process over 127.0.0.1, one connection unless its name says otherwise (links, nodes). " +
 		"Figures are medians with min–max over the repetitions. See \"How\" at the end.\n\n")
 
 	r.goals(&b)
@@ -123,6 +123,8 @@ func (r *runner) markdown() string {
 		r.table(&b, "ping-awake")
 	}
 	r.natsTable(&b)
+	r.manyLinksSection(&b)
+	r.largeSection(&b)
 
 	w("\n## Handshakes\n\n")
 	if r.handshakes.Failed != "" {
@@ -148,6 +150,7 @@ func (r *runner) markdown() string {
 				"the gap is the protocol (parsing, HMAC), the Go runtime and the hand-off of each socket from Go's net to gnet.\n",
 				group(median(c.Values)), group(lo), group(hi), pct(median(r.handshakes.Values), median(c.Values)))
 		}
+		r.handshakesPerlText(&b)
 	} else {
 		w("not run\n")
 	}
@@ -163,6 +166,8 @@ func (r *runner) markdown() string {
 	} else {
 		w("not run\n")
 	}
+	r.allocsSection(&b)
+	r.profilesText(&b)
 	r.failures(&b)
 	w("\n## How\n\n")
 	w("- Go sender: `aemp bench` (built from ./cmd/aemp); Go receiver: `aemp node` (echo and sink ports). " +
@@ -216,8 +221,8 @@ func (r *runner) table(b *strings.Builder, mode string) {
 		w("|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	}
 	for _, c := range r.cells {
-		if c.Mode != mode || c.cfg.Sender == "nats" {
-			continue
+		if c.Mode != mode || c.cfg.Sender == "nats" || c.Size == largeSize {
+			continue // 64 KiB: in MB/s, largeSection
 		}
 		name := c.Config
 		if c.Config == "Go->Go" {
@@ -336,19 +341,10 @@ func (r *runner) failures(b *strings.Builder) {
 	}
 }
 
-// goals evaluates the issue's targets.
-func (r *runner) goals(b *strings.Builder) {
+// earlierGoals evaluates the targets of the earlier performance work.
+func (r *runner) earlierGoals(b *strings.Builder) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	w("## Goals\n\n| goal | target | measured | |\n|---|---|---|---|\n")
-	status := func(ok, known bool) string {
-		switch {
-		case !known:
-			return "not measured"
-		case ok:
-			return "met"
-		}
-		return "**not met**"
-	}
+	w("### Earlier goals\n\n| goal | target | measured | |\n|---|---|---|---|\n")
 	gg := med(r.find("Go->Go", "sink", "json", 20))
 	w("| Go->Go sink, json, 20 B | >= 4,000,000 msgs/s | %s msgs/s (storable: %s) | %s |\n",
 		rate(gg), rate(med(r.find("Go->Go", "sink", "storable", 20))), status(gg >= 4e6, gg > 0))
@@ -422,7 +418,8 @@ func (r *runner) svg() string {
 		rowH, top, gap    = 16.0, 40.0, 34.0
 	)
 	colors := map[string]string{"Go->Go": "#1f77b4", "Perl->Perl": "#d62728", "Go->Perl": "#ff7f0e", "Perl->Go": "#9467bd", "Perl(batched)->Perl": "#e377c2", "Go->Go, 1 CPU each": "#aec7e8",
-		"Go->std": "#2ca02c", "ceiling": "#7f7f7f", "NATS": "#17becf"}
+		"Go->std": "#2ca02c", "ceiling": "#7f7f7f", "NATS": "#17becf",
+		cfgFanIn: "#393b79", cfgLinksOne: "#6b6ecf", cfgManyLinks: "#393b79", cfgFanOut: "#8c6d31"}
 	type row struct {
 		label, config string
 		v, lo, hi     float64
