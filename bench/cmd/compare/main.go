@@ -16,8 +16,14 @@
 //	ceiling     pre-encoded frames in 64 KiB writes -> a receiver that only
 //	            counts bytes (ping: one frame echoed back by a byte pump)
 //	NATS        nats bench pub -> nats-server -> nats bench sub (NATS=1)
+//	Go->Go, 32 links     aemp bench --conns 32 -> aemp node (sink 20 B: fan-in)
+//	Go->Go, 1 link, links driver   aemp bench --driver links (its reference)
+//	Go->Go, 1,000 links  aemp bench --conns 1000 -> aemp node (ping 20 B)
+//	Go->32 Go nodes      aemp bench --mode fanout -> 32 aemp node --procs 1
+//	                     (sink 20 B, the first framing)
 //
-// for json and storable framing, 20 B and 1 KiB payloads, sink and ping
+// for json, storable and cbor framing, 20 B and 1 KiB payloads (64 KiB:
+// Go->Go and the ceiling, sink), sink and ping
 // (inflight 1; ping twice: as the machine is, and with a nice-19 busy loop
 // keeping the vCPUs awake), each repeated (3 times; QUICK=1: once, shorter). Per mode,
 // framing and size, each receiver is started once, every configuration
@@ -26,8 +32,11 @@
 // has the median and min-max. Then handshakes per second (aemp bench
 // --mode connect) with the connection ceiling beside them (the same
 // connections and bytes between two epoll loops, bench.RunConnCeiling),
-// and the memory of 10,000 idle authenticated connections (this process
-// is the client).
+// and against the Perl peer (and -perl-node), the memory of 10,000 idle
+// authenticated connections (this process is the client), the -benchmem
+// figures of the hot-path benchmarks, and with -profile DIR CPU profiles
+// of both ends of a one-link sink per framing. The report starts with
+// the goals, met or not.
 //
 // Usage: go run ./bench/cmd/compare [flags]   (from the repository)
 //
@@ -38,8 +47,8 @@
 //	AnyEvent::MP node serving echo and sink) as the Perl receiver
 //
 // Environment: QUICK=1, NATS=1, REPS=N, ONLY=REGEXP (cells whose name
-// matches, e.g. "sink json 20B"), FRAMINGS=LIST (default json,storable;
-// cbor works too), as the flags of the same names.
+// matches, e.g. "sink json 20B"), FRAMINGS=LIST (default json,storable,cbor;
+// QUICK: json), PROFILE=DIR, as the flags of the same names.
 package main
 
 import (
@@ -272,7 +281,7 @@ func main() {
 	flag.Float64Var(&r.seconds, "seconds", 0, "target duration of one run (default 2; 0.5 with -quick)")
 	only := flag.String("only", os.Getenv("ONLY"), "only cells whose name (\"MODE FRAMING SIZE CONFIG\") matches this regexp; also \"handshakes\", \"idle\", \"allocs\" (env ONLY)")
 	idleConns := flag.Int("idle-conns", 10000, "idle connections for the memory measurement")
-	framings := flag.String("framings", envOr("FRAMINGS", "json,storable"), "framings to measure: json, storable, cbor (env FRAMINGS)")
+	framings := flag.String("framings", os.Getenv("FRAMINGS"), "framings to measure: json, storable, cbor (env FRAMINGS; default all three, json with -quick)")
 	flag.BoolVar(&r.spin, "spin", os.Getenv("SPIN") != "0", "run a nice-19 busy loop per CPU during the ping groups, so that idle virtual CPUs do not halt between round trips (env SPIN=0 turns it off)")
 	flag.StringVar(&r.profileDir, "profile", os.Getenv("PROFILE"), "write CPU profiles into `DIR`: of the aemp node receivers (one per group, via aemp node --cpuprofile), and of both ends of a dedicated one-link sink run, 20 B, per framing (env PROFILE)")
 	commit := flag.String("commit", "", "describe the code measured (default: git rev-parse --short HEAD, plus \"+dirty\" when engine/, framing/ or cmd/ have changes)")
@@ -314,6 +323,12 @@ func main() {
 		}
 	}
 	r.idleConns = *idleConns
+	if *framings == "" {
+		*framings = "json,storable,cbor"
+		if r.quick {
+			*framings = "json"
+		}
+	}
 	for _, f := range strings.Split(*framings, ",") {
 		switch f = strings.TrimSpace(f); f {
 		case "json", "storable", "cbor":

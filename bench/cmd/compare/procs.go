@@ -165,9 +165,12 @@ func track(s *server) *server {
 // stop interrupts the child (the nodes close gracefully on SIGINT), then
 // kills it if it is still there after 3 s.
 func (s *server) stop() {
+	var wg sync.WaitGroup
 	for _, m := range s.members {
-		m.stop()
+		wg.Add(1)
+		go func() { defer wg.Done(); m.stop() }()
 	}
+	wg.Wait()
 	if s.cmd == nil { // a group, or an external node (not ours to stop)
 		return
 	}
