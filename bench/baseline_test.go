@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,14 @@ func TestCeiling(t *testing.T) {
 	}
 	defer ln.Close()
 	go ServeCeiling(ln)
+	res, err := RunCeiling(CeilingOptions{Connect: ln.Addr().String(), Mode: "sink", Framing: "cbor", Size: 64 << 10,
+		Count: 200, Timeout: 20 * time.Second})
+	if err != nil || field(res, "received") != "200" {
+		t.Fatalf("64 KiB: %v (%v)", err, res)
+	}
+	if mb, _ := strconv.ParseFloat(field(res, "payload_MB_per_s"), 64); mb <= 0 {
+		t.Fatalf("64 KiB: no payload_MB_per_s in %v", res.Fields)
+	}
 	for _, f := range []string{"json", "storable"} {
 		for _, mode := range []string{"sink", "ping"} {
 			count := 200000
@@ -198,6 +207,25 @@ func TestPerlBaselines(t *testing.T) {
 			if field(res, "framing") != f {
 				t.Fatalf("go -> perl: %v", res.Fields)
 			}
+			// Several links into the Perl node, which counts them together.
+			res, err = Run(Options{Connect: perlNode, Target: "perlnode", Secret: "bench-secret", Mode: mode,
+				Count: 3001, Size: 20, Framings: []string{f}, Batch: 500, Outstanding: 2, Inflight: 1, Conns: 3,
+				Timeout: 20 * time.Second})
+			if err != nil || field(res, "received") != "3001" || field(res, "conns") != "3" {
+				t.Fatalf("go %s -> perl %s, 3 links: %v (%v)", mode, f, err, res)
+			}
 		}
+	}
+	// Handshakes: we authenticate with HMAC-MD6; the Perl peer answers
+	// with cleartext, which we must be told to accept.
+	o := Options{Connect: perlNode, Target: "perlnode", Secret: "bench-secret", Mode: "connect", Count: 50, Conns: 4,
+		Auth: []string{"hmac_md6_64_256"}, Timeout: 20 * time.Second}
+	if _, err := Run(o); !errors.Is(err, ErrConnect) {
+		t.Fatalf("cleartext not accepted: %v, want ErrConnect", err)
+	}
+	o.AcceptAuth = []string{"hmac_md6_64_256", "cleartext"}
+	res, err := Run(o)
+	if err != nil || field(res, "received") != "50" || field(res, "auth") != "cleartext" {
+		t.Fatalf("handshakes with the Perl peer: %v (%v)", err, res)
 	}
 }

@@ -257,3 +257,22 @@ func TestRunFanout(t *testing.T) {
 		t.Fatalf("same receiver twice: %v, want ErrConnect", err)
 	}
 }
+
+// TestRunLarge sends 64 KiB messages over one engine link and over the
+// links driver, in each framing.
+func TestRunLarge(t *testing.T) {
+	n := startTarget(t, "json", "storable", "cbor")
+	for _, f := range []string{"json", "storable", "cbor"} {
+		for _, driver := range []string{"engine", "links"} {
+			res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: "sink", Driver: driver,
+				Count: 300, Size: 64 << 10, Framings: []string{f}, Batch: 64, Outstanding: 4, Timeout: 20 * time.Second})
+			if err != nil {
+				t.Fatalf("%s %s: %v (%v)", f, driver, err, res)
+			}
+			mb, _ := strconv.ParseFloat(field(res, "payload_MB_per_s"), 64)
+			if field(res, "received") != "300" || field(res, "framing") != f || mb <= 0 {
+				t.Fatalf("%s %s: %v", f, driver, res.Fields)
+			}
+		}
+	}
+}
