@@ -138,9 +138,6 @@ func (r *runner) goals(b *strings.Builder) {
 		100*goalConnCeiling, rate(hs), pct(hs, cc), rate(cc), status(hs/cc >= goalConnCeiling, hs > 0 && cc > 0))
 	for _, f := range []string{"cbor", "storable", "json"} {
 		g, c := r.find(cfgGoGo, "sink", f, largeSize), r.find(cfgCeiling, "sink", f, largeSize)
-		if g == nil && c == nil {
-			continue
-		}
 		gm, cm := mbps(g), mbps(c)
 		st := status(gm/cm >= goalLargeCeiling, gm > 0 && cm > 0)
 		target := fmt.Sprintf(">= %.0f%% of the loopback ceiling", 100*goalLargeCeiling)

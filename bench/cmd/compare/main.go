@@ -1069,6 +1069,7 @@ type saved struct {
 	HandshakesAgain series            `json:"handshakes_second_batch"`
 	HandshakesCount int               `json:"handshakes_count"`
 	ConnCeiling     series            `json:"connection_ceiling"`
+	Framings        []string          `json:"framings"`
 	HandshakesPerl  series            `json:"handshakes_perl_peer"`
 	HandshakesNode  series            `json:"handshakes_perl_node"`
 	Allocs          []benchLine       `json:"allocs,omitempty"`
@@ -1112,6 +1113,19 @@ func (r *runner) load(path string) error {
 		c.cfg = cf
 	}
 	r.cells = v.Cells
+	r.framings = v.Framings
+	if len(r.framings) == 0 { // a run saved before they were: in the order of its cells
+		seen := map[string]bool{}
+		for _, c := range r.cells {
+			if !seen[c.Framing] && c.cfg.Sender != "nats" {
+				seen[c.Framing] = true
+				r.framings = append(r.framings, c.Framing)
+			}
+		}
+	}
+	if len(r.framings) == 0 {
+		r.framings = []string{"json"}
+	}
 	return nil
 }
 
@@ -1122,7 +1136,7 @@ func (r *runner) write(dir string) error {
 	}
 	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
 		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
-		ConnCeiling: r.connCeiling, HandshakesPerl: r.handshakesPerl, HandshakesNode: r.handshakesPerlNode,
+		Framings: r.framings, ConnCeiling: r.connCeiling, HandshakesPerl: r.handshakesPerl, HandshakesNode: r.handshakesPerlNode,
 		Allocs: r.allocs, AllocsFailed: r.allocsFailed, Profiles: r.profiles, Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
 		PerlNode: r.perlNode}
 	j, err := json.MarshalIndent(raw, "", "  ")
