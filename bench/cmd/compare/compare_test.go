@@ -169,3 +169,48 @@ func TestSVG(t *testing.T) {
 		t.Errorf("%d rects", rects)
 	}
 }
+
+// TestPlan: the many-links and 64 KiB configurations appear only where
+// they belong.
+func TestPlan(t *testing.T) {
+	r := &runner{framings: []string{"json", "storable", "cbor"}, spin: true}
+	r.plan(allConfigs)
+	count := map[string]int{}
+	for _, c := range r.cells {
+		count[c.Config]++
+		switch {
+		case c.Size == largeSize && (c.Mode != "sink" || c.Config != cfgGoGo && c.Config != cfgCeiling):
+			t.Errorf("64 KiB cell %s", c.name())
+		case c.Config == cfgManyLinks && (c.Mode != "ping" || c.Framing != "json" || c.Size != 20):
+			t.Errorf("many links cell %s", c.name())
+		case c.Config == cfgFanOut && (c.Mode != "sink" || c.Framing != "json" || c.Size != 20):
+			t.Errorf("fan-out cell %s", c.name())
+		case (c.Config == cfgFanIn || c.Config == cfgLinksOne) && (c.Mode != "sink" || c.Size != 20):
+			t.Errorf("fan-in cell %s", c.name())
+		}
+	}
+	if count[cfgFanIn] != 3 || count[cfgLinksOne] != 3 || count[cfgManyLinks] != 1 || count[cfgFanOut] != 1 {
+		t.Errorf("cells per configuration: %v", count)
+	}
+	large := 0
+	for _, c := range r.cells {
+		if c.Size == largeSize {
+			large++
+		}
+	}
+	if large != 6 {
+		t.Errorf("%d 64 KiB cells, want Go->Go and ceiling in 3 framings", large)
+	}
+	argv := r.senderArgv(r.find(cfgFanOut, "sink", "json", 20), "a:1,b:2", 1000, time.Minute)
+	if s := strings.Join(argv, " "); !strings.Contains(s, "--mode fanout") || strings.Contains(s, "--target") || !strings.Contains(s, "--connect a:1,b:2") {
+		t.Errorf("fan-out argv %q", s)
+	}
+	argv = r.senderArgv(r.find(cfgFanIn, "sink", "cbor", 20), "a:1", 1000, time.Minute)
+	if s := strings.Join(argv, " "); !strings.Contains(s, "--conns 32") || !strings.Contains(s, "--target target") {
+		t.Errorf("fan-in argv %q", s)
+	}
+	argv = r.senderArgv(r.find(cfgGoGo, "sink", "cbor", largeSize), "a:1", 1000, time.Minute)
+	if s := strings.Join(argv, " "); !strings.Contains(s, "--batch 64") || strings.Contains(s, "--conns") {
+		t.Errorf("64 KiB argv %q", s)
+	}
+}
