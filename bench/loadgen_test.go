@@ -133,8 +133,8 @@ func TestRunLinks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		engine.ServeEcho(n)
-		sink, _ := engine.ServeSink(n)
+		services.Echo(n)
+		sink, _ := services.ServeSink(n)
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -219,14 +219,14 @@ func TestRunLinksMany(t *testing.T) {
 // TestRunFanout sends from one node to three receiving nodes.
 func TestRunFanout(t *testing.T) {
 	var addrs []string
-	var sinks []*engine.Sink
+	var sinks []*services.Sink
 	for i := range 3 {
 		n, err := engine.New(engine.Config{NodeID: "recv-" + strconv.Itoa(i), Binds: []string{"127.0.0.1:0"}, Secret: "bench-secret",
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _ := engine.ServeSink(n)
+		s, _ := services.ServeSink(n)
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/services"
 )
 
 func TestBenchUsage(t *testing.T) {
@@ -46,8 +47,8 @@ func TestBenchConns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		engine.ServeEcho(n)
-		engine.ServeSink(n)
+		services.Echo(n)
+		services.ServeSink(n)
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
