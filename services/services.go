@@ -3,7 +3,8 @@
 // aemp node, aemp bench and the Perl peer in bench/perl serve them with
 // the same semantics, so that Go and Perl are measured alike.
 //
-//	echo:    [REPLY, ARGS...]        -> ARGS... sent to REPLY
+//	echo:    [REPLY, ARGS...]        -> ARGS... sent to REPLY (also as a port other
+//	                                    nodes spawn with init function aemp::echo)
 //	calecho: [ARGS..., REPLY]        -> ARGS... sent to REPLY (the form of Perl's cal and Node.Call)
 //	sink:    ["report", REPLY]       -> "count", N, BYTES, CPUSEC sent to REPLY
 //	         ["reset"]               -> N = BYTES = 0
@@ -24,15 +25,7 @@ import (
 // Echo registers the echo port on n. Call it before or after n.Start,
 // from any goroutine.
 func Echo(n *engine.Node) error {
-	_, err := n.Register("echo", func(m *engine.Message) {
-		args, err := m.Args()
-		if err != nil || len(args) == 0 {
-			return
-		}
-		if reply, ok := args[0].(string); ok {
-			n.Send(reply, args[1:]...)
-		}
-	})
+	_, err := n.Register("echo", echoHandler(n))
 	return err
 }
 
@@ -137,9 +130,39 @@ func scalarText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// Serve registers echo, calecho and sink on n.
+// SpawnEchoInit is the init function name under which SpawnEcho lets
+// other nodes spawn an echo port (Perl: spawn $node, "aemp::echo").
+const SpawnEchoInit = "aemp::echo"
+
+// SpawnEcho lets other nodes spawn ports that answer like echo:
+// [REPLY, ARGS...] -> ARGS... sent to REPLY. Call it before or after
+// n.Start, from any goroutine.
+func SpawnEcho(n *engine.Node) error {
+	return n.RegisterSpawn(SpawnEchoInit, func(n *engine.Node, _ engine.SpawnRequest) (engine.Handler, error) {
+		return echoHandler(n), nil
+	})
+}
+
+// echoHandler answers [REPLY, ARGS...] with ARGS... sent to REPLY.
+func echoHandler(n *engine.Node) engine.Handler {
+	return func(m *engine.Message) {
+		args, err := m.Args()
+		if err != nil || len(args) == 0 {
+			return
+		}
+		if reply, ok := args[0].(string); ok {
+			n.Send(reply, args[1:]...)
+		}
+	}
+}
+
+// Serve registers echo, calecho and sink on n, and the aemp::echo spawn
+// function.
 func Serve(n *engine.Node) (*Sink, error) {
 	if err := Echo(n); err != nil {
+		return nil, err
+	}
+	if err := SpawnEcho(n); err != nil {
 		return nil, err
 	}
 	if err := CalEcho(n); err != nil {

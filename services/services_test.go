@@ -86,3 +86,33 @@ func TestServices(t *testing.T) {
 		})
 	}
 }
+
+// Other nodes spawn aemp::echo ports that answer like echo.
+func TestSpawnEcho(t *testing.T) {
+	a, _ := startNode(t, "spA")
+	b, _ := startNode(t, "spB")
+	a.Connect(b.Addrs()[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.WaitNode(ctx, "spB"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Spawn("spB", SpawnEchoInit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := make(chan []any, 1)
+	r := a.NewPort(func(m *engine.Message) {
+		args, _ := m.Args()
+		reply <- args
+	})
+	a.Send(id, r, "spawned", int64(1))
+	select {
+	case got := <-reply:
+		if fmt.Sprint(got) != "[spawned 1]" {
+			t.Fatalf("spawned echo: %v", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("no answer from the spawned port")
+	}
+}

@@ -35,6 +35,9 @@ Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving three 
            (the form of Perl's cal and of aemp cal)
   sink     counts messages; ["report", REPLYPORT] answers
            ["count", N, BYTES, CPUSEC]; ["reset"] zeroes the counts
+Other nodes may spawn ports answering like echo (init function aemp::echo).
+The node takes part in the mesh of AnyEvent::MP 1.x (Global service) and
+2.x (global database): --seed nodes find it and its groups (--group).
 
 Without --bind it listens on 127.0.0.1:4040; --bind none makes it
 listener-less. --bind and --seed may be repeated and take comma lists.
@@ -66,7 +69,7 @@ func (l *listFlag) Set(s string) error {
 // nodeFlags are the flags of "aemp node".
 type nodeFlags struct {
 	fs                              *flag.FlagSet
-	binds, seeds                    listFlag
+	binds, seeds, groups            listFlag
 	nodeID, secret, secretFile      *string
 	framings, authOffer, authAccept *string
 	certFile, configFile, profile   *string
@@ -84,6 +87,7 @@ func newNodeFlags(stderr io.Writer) *nodeFlags {
 	f.nodeID = fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
 	fs.Var(&f.binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
 	fs.Var(&f.seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
+	fs.Var(&f.groups, "group", "register the echo port in the mesh under `NAME` (1.x group, 2.x family; repeatable)")
 	f.secret = fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
 	f.secretFile = fs.String("secret-file", "", "read the secret from `FILE` (one line)")
 	f.framings = fs.String("framing", "", "framings offered, in preference order: json, cbor, storable (default cbor,json,storable)")
@@ -151,6 +155,12 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if err := n.Start(); err != nil {
 		fmt.Fprintln(stderr, "aemp node:", err)
 		return 1
+	}
+	for _, g := range f.groups {
+		if _, err := n.RegisterGroup(g, n.ID()+"#echo"); err != nil {
+			fmt.Fprintln(stderr, "aemp node:", err)
+			return 1
+		}
 	}
 	fmt.Fprintf(stdout, "READY nodeid=%s binds=%s\n", n.ID(), strings.Join(n.Addrs(), ","))
 	waitForSignal()
