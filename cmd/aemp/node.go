@@ -27,7 +27,8 @@ const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
                  [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
                  [--keepalive-idle S --keepalive-interval S --keepalive-count N]
-                 [--max-conns N] [--procs N] [--cpuprofile FILE] [--memprofile FILE] [-v]
+                 [--group NAME ...] [--generation 1|2] [--max-conns N] [--procs N]
+                 [--cpuprofile FILE] [--memprofile FILE] [-v]
 
 Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving three ports:
   echo     [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
@@ -76,6 +77,7 @@ type nodeFlags struct {
 	cpuProfile, memProfile          *string
 	monitor, keepIdle, keepIntvl    *float64
 	keepCount, maxConns, procs      *int
+	generation                      *int
 	verbose                         *bool
 }
 
@@ -87,6 +89,7 @@ func newNodeFlags(stderr io.Writer) *nodeFlags {
 	f.nodeID = fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
 	fs.Var(&f.binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
 	fs.Var(&f.seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
+	f.generation = fs.Int("generation", 0, "speak only AnyEvent::MP `GEN` 1 (MD6 auth, Global service) or 2 (SHA3, global database); default both")
 	fs.Var(&f.groups, "group", "register the echo port in the mesh under `NAME` (1.x group, 2.x family; repeatable)")
 	f.secret = fs.String("secret", "", "shared `SECRET` (else $AEMP_SECRET, else the config file)")
 	f.secretFile = fs.String("secret-file", "", "read the secret from `FILE` (one line)")
@@ -259,6 +262,7 @@ func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
 	cfg.KeepAliveInterval = seconds(*f.keepIntvl)
 	cfg.KeepAliveCount = *f.keepCount
 	cfg.MaxConns = *f.maxConns
+	cfg.Generation = *f.generation
 	cfg.Logger = log
 	return cfg, nil
 }
