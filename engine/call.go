@@ -41,6 +41,10 @@ func (e *PortDiedError) Error() string {
 // Perl's cal gives up after 5 s by default, so give ctx a deadline. The
 // reply port and the monitor are gone when Call returns.
 //
+// Send's errors end it at once: ErrBackpressure when the link to the
+// target holds more than the high-water mark (wait with Dest.Wait and call
+// again), encoding errors for values that cannot be sent.
+//
 // Any goroutine may call Call except a handler or callback running on an
 // event loop: Call blocks until the reply, which may have to come through
 // that very loop.

@@ -45,13 +45,13 @@ func TestCallReply(t *testing.T) {
 		t.Fatalf("the reply aliases the caller's arguments: %v", local)
 	}
 	// The temporary ports and monitors are gone.
-	if n := len(a.ports.load()); n != 3 { // echo, sink, calecho and nothing else
+	if n := len(a.ports.all()); n != 3 { // echo, sink, calecho and nothing else
 		t.Fatalf("%d ports left on the caller", n)
 	}
 	time.Sleep(50 * time.Millisecond) // mon0 reaches b
 	b.ports.mu.Lock()
 	defer b.ports.mu.Unlock()
-	for _, p := range b.ports.load() {
+	for _, p := range b.ports.all() {
 		if len(p.monitors) != 0 {
 			t.Fatalf("monitor left on %s", p.name)
 		}

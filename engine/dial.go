@@ -91,7 +91,8 @@ func (n *Node) checkPeers(now time.Time, peers []*peer) {
 }
 
 // Connect opens a connection to addr (host:port) in the background, like
-// a seed that is tried once.
+// a seed that is tried once; a NodeEvent reports the outcome. Any
+// goroutine may call it.
 func (n *Node) Connect(addr string) {
 	go n.dial(addr, nil)
 }

@@ -15,7 +15,8 @@ var (
 	ErrBackpressure = errors.New("aemp: outbound buffer above the high-water mark")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("aemp: node closed")
-	// ErrBadPortID is returned for a port ID that names no node and port.
+	// ErrBadPortID is returned by Register for an empty name or nil
+	// handler and by RegisterGroup for a port that is not this node's.
 	ErrBadPortID = errors.New("aemp: malformed port ID")
 	// ErrPortExists is returned by Register for a name already in use.
 	ErrPortExists = errors.New("aemp: port already registered")

@@ -17,7 +17,14 @@ type Message struct {
 func (m *Message) Source() string { return m.source }
 
 // Args decodes and returns the message's arguments (everything after the
-// port name). Decoded values never alias the connection's buffers.
+// port name). From another node they arrive as the framing decodes them
+// (package framing's value model: string, []byte for a Perl byte string,
+// int64, float64 or framing.Number, bool, nil, []any, map[string]any; the
+// framing converters Text, Int64, Float64 and Bool read them the way Perl
+// would); from this node they are the Go values the sender passed, not
+// copied. Decoded values never alias the connection's buffers and stay
+// valid after the handler returns; the Message itself does not. Call it
+// only from the handler that got the Message.
 func (m *Message) Args() ([]any, error) {
 	if m.args != nil || m.fm == nil {
 		return m.args, nil
@@ -60,7 +67,9 @@ func (m *Message) Framing() string {
 	return m.fm.Framing()
 }
 
-// Clone returns a copy of m that stays valid after the handler returns.
+// Clone returns a copy of m that stays valid after the handler returns
+// (the arguments decoded). Call it from the handler that got m; the copy
+// may then go to any goroutine.
 func (m *Message) Clone() (*Message, error) {
 	args, err := m.Args()
 	if err != nil {

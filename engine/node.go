@@ -83,14 +83,16 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// ID returns the node ID.
+// ID returns the node ID. Any goroutine may call it.
 func (n *Node) ID() string { return n.id }
 
-// Addrs returns the addresses the node listens on (after Start).
+// Addrs returns the addresses the node listens on, port 0 resolved (after
+// Start). Any goroutine may call it.
 func (n *Node) Addrs() []string { return append([]string(nil), n.addrs...) }
 
-// Start binds the listeners, starts the event loops and connects to the
-// seeds. It returns once every listener accepts connections.
+// Start binds the listeners, starts the event loops and the mesh, and
+// connects to the seeds. It returns once every listener accepts
+// connections. Call it once, from any goroutine.
 func (n *Node) Start() error {
 	if !n.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("aemp: node already started")
@@ -145,7 +147,9 @@ func (n *Node) shutdownListeners() {
 }
 
 // Close stops accepting, flushes every queued outbound message (until ctx
-// ends), closes all connections and stops the event loops.
+// ends), closes all connections and stops the event loops. Call it once,
+// from a goroutine of the program's own: never from a handler or callback,
+// which run on the goroutines Close waits for.
 func (n *Node) Close(ctx context.Context) error {
 	if !n.closing.CompareAndSwap(false, true) {
 		return ErrClosed

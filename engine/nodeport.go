@@ -8,8 +8,8 @@ import (
 	"github.com/aemp-go/aemp/framing"
 )
 
-// The node port "" answers the requests of node-protocol.md section 3 and
-// aemp2.md section 4: monitoring (mon1, mon0, kil0, and the kill request,
+// The node port "" answers the requests of docs/protocol.md section 6:
+// monitoring (mon1, mon0, kil0, and the kill request,
 // kil from 1.x nodes and kil1 from 2.x nodes), relaying (snd,
 // snd_multiple) and queries (info, known_nodes, up_nodes, time, can). Requests for Perl functions
 // (spawn, Global, eval, ...) are ignored without disconnecting; eval with
@@ -29,9 +29,18 @@ type watch struct {
 func (s *nodePortState) init() { s.watches = map[string][]*watch{} }
 
 // Monitor calls cb once when the port dies (with the reason list of
-// node-protocol.md section 5) or, for a node ID without '#', when the
-// connection to that node goes down. Monitoring a port of another node
-// sends mon1 to it. The returned function cancels the monitor.
+// docs/protocol.md section 7) or, for a node ID without '#', when the
+// connection to that node goes down (or cannot be made). Monitoring a
+// port of another node sends mon1 to it (once, for its first monitor).
+// The returned function cancels the monitor (and sends mon0 after the
+// last one). Any goroutine may call either, handlers included.
+//
+// Where cb runs depends on how the port dies: on the event loop of the
+// connection that reported it (kil0, the connection lost), on the
+// goroutine that called Kill for a local port, on the node's housekeeping
+// goroutine when a node could not be reached in time, or inside Monitor
+// itself, before it returns, for a local port that does not exist. So cb
+// must not block; a panic in it is contained and logged.
 func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 	node, port := SplitPortID(portID)
 	w := &watch{cb: cb}
@@ -96,8 +105,9 @@ func (s *nodePortState) nodeDown(n *Node, node, reason string) {
 	for _, k := range keys {
 		s.fire(n, k, []any{"transport_error", node, reason})
 	}
+	all := n.ports.all()
 	n.ports.mu.Lock()
-	for _, p := range n.ports.load() {
+	for _, p := range all {
 		delete(p.monitors, node)
 	}
 	n.ports.mu.Unlock()

@@ -14,9 +14,14 @@ import (
 // Handler receives the messages of a port. Handlers of one port may run
 // concurrently for messages from different connections (like
 // http.Handler); the messages of one connection, and of one goroutine's
-// local Sends, arrive in order. A handler runs on the event loop of the
-// connection the message came from: it must not block. The Message is
-// valid only until the handler returns; Clone keeps it.
+// local Sends, arrive in order. A message from another node is handled on
+// the event loop of its connection, a local one on the goroutine that
+// called Send: either way the handler must not block. It may call Send,
+// Dest.Send, Kill, Monitor, Register, NewPort and Spawn; not Close, Call,
+// Group, DBFamily, WaitNode or Dest.Wait, which wait for the event loops.
+// A handler that panics kills its port with reason ("die", TEXT), as a
+// Perl node does; the node goes on. The Message is valid only until the
+// handler returns; Clone keeps it.
 type Handler func(m *Message)
 
 // port is a registered local port.
@@ -28,12 +33,18 @@ type port struct {
 	monitors map[string]struct{}
 }
 
-// portTable maps port names to ports. Lookups (one per message) are
-// lock-free and allocation-free: they read an immutable map that Register
-// and Kill replace under mu.
+// portTable maps port names to ports. Ports named by Register (and
+// spawned ones) live in an immutable map that Register and Kill replace
+// under mu, so that lookups (one per message) are lock-free and
+// allocation-free. Ports made by NewPort, which are often short-lived
+// (Call's reply ports), live in a plain map under tmu instead: making and
+// killing one costs no copy of the named ports, and a lookup reaches
+// them only when the name is not a named port.
 type portTable struct {
 	m       atomic.Pointer[map[string]*port]
 	mu      sync.Mutex
+	tmu     sync.RWMutex
+	temp    map[string]*port
 	counter atomic.Uint64
 	prefix  string // for generated names
 }
@@ -57,6 +68,13 @@ func (t *portTable) add(p *port) bool {
 
 // remove deletes the named port and returns it.
 func (t *portTable) remove(name string) *port {
+	t.tmu.Lock()
+	if p, ok := t.temp[name]; ok {
+		delete(t.temp, name)
+		t.tmu.Unlock()
+		return p
+	}
+	t.tmu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p, ok := t.load()[name]
@@ -69,6 +87,13 @@ func (t *portTable) remove(name string) *port {
 
 // removePort deletes p if it is still the port registered under its name.
 func (t *portTable) removePort(p *port) bool {
+	t.tmu.Lock()
+	if t.temp[p.name] == p {
+		delete(t.temp, p.name)
+		t.tmu.Unlock()
+		return true
+	}
+	t.tmu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.load()[p.name] != p {
@@ -105,32 +130,35 @@ func SplitPortID(id string) (node, port string) {
 }
 
 // Register creates the local port name (the full ID is NODEID#name) with
-// handler h. The node port "" cannot be registered.
+// handler h and returns its ID. The node port "" cannot be registered; a
+// name in use gives ErrPortExists, an empty name or nil handler
+// ErrBadPortID. Any goroutine may call it, handlers included, before or
+// after Start.
 func (n *Node) Register(name string, h Handler) (string, error) {
 	if name == "" || h == nil {
 		return "", fmt.Errorf("%w: empty port name or nil handler", ErrBadPortID)
 	}
-	if !n.ports.add(&port{name: name, handler: h}) {
+	if n.ports.lookup([]byte(name)) != nil || !n.ports.add(&port{name: name, handler: h}) {
 		return "", fmt.Errorf("%w: %q", ErrPortExists, name)
 	}
 	return n.id + "#" + name, nil
 }
 
-// NewPort creates a local port with a generated name and returns its
-// full ID.
+// NewPort creates a local port with a generated name (never reused, like
+// Perl's port) and returns its full ID. Kill it when done. Any goroutine
+// may call it, handlers included, before or after Start.
 func (n *Node) NewPort(h Handler) string {
-	for {
-		name := n.ports.prefix + strconv.FormatUint(n.ports.counter.Add(1), 36)
-		if id, err := n.Register(name, h); err == nil {
-			return id
-		}
-	}
+	name := n.ports.prefix + strconv.FormatUint(n.ports.counter.Add(1), 36)
+	n.ports.addTemp(&port{name: name, handler: h})
+	return n.id + "#" + name
 }
 
-// Kill removes a local port. Remote nodes that monitor it are told with
-// ["", "kil0", PORT, REASON...] (no reason for a normal kill). A port of
+// Kill removes a local port. Its monitors fire with reason (none for a
+// normal kill): local ones at once, on the calling goroutine; remote nodes
+// that monitor it are told with ["", "kil0", PORT, REASON...]. A port of
 // another node is killed with the request that node understands: "kil1"
-// for AnyEvent::MP 2.x, "kil" for 1.x.
+// for AnyEvent::MP 2.x, "kil" for 1.x (never its node port ""). Any
+// goroutine may call it, handlers included.
 func (n *Node) Kill(portID string, reason ...any) {
 	node, name := SplitPortID(portID)
 	if node != n.id && node != "" {
@@ -170,5 +198,35 @@ func (n *Node) portKilled(p *port, reason []any) {
 
 // lookup finds a port by name without allocating.
 func (t *portTable) lookup(name []byte) *port {
-	return t.load()[string(name)]
+	if p := t.load()[string(name)]; p != nil {
+		return p
+	}
+	t.tmu.RLock()
+	p := t.temp[string(name)]
+	t.tmu.RUnlock()
+	return p
+}
+
+// addTemp inserts a port with a generated name (which no Register uses).
+func (t *portTable) addTemp(p *port) {
+	t.tmu.Lock()
+	if t.temp == nil {
+		t.temp = map[string]*port{}
+	}
+	t.temp[p.name] = p
+	t.tmu.Unlock()
+}
+
+// all returns every port, named and temporary.
+func (t *portTable) all() []*port {
+	var l []*port
+	for _, p := range t.load() {
+		l = append(l, p)
+	}
+	t.tmu.RLock()
+	for _, p := range t.temp {
+		l = append(l, p)
+	}
+	t.tmu.RUnlock()
+	return l
 }
