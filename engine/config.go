@@ -29,7 +29,8 @@ type Config struct {
 	Binds []string
 	// Seeds are addresses connected at start and whenever they are down.
 	Seeds []string
-	// Secret is the shared secret for hmac_md6_64_256.
+	// Secret is the shared secret: the key of hmac_sha3_512 (2.x) and of
+	// hmac_md6_64_256 (1.x).
 	Secret string
 	// CertPEM enables TLS: the PEM text holds the private key and the
 	// certificate, and serves as the CA for verifying the peer, which must
