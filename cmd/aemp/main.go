@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
+
+	"github.com/aemp-go/aemp/config"
 )
 
 // command is one subcommand: it gets its arguments (without its own name)
@@ -24,6 +27,11 @@ var commands = []command{
 	{"bench", "load-test an AEMP node (sink, ping, connect)", runBench},
 	{"md6sum", "print MD6 checksums of files", runMD6Sum},
 	{"config", "edit the configuration file: gensecret, setseeds, profile, showconfig, ... (aemp config --help)", runConfig},
+	{"snd", "send a message to a port and confirm its delivery (Perl's aemp snd)", runSnd},
+	{"cal", "call a port and print the reply (Perl's aemp cal)", runCal},
+	{"mon", "wait until a port dies and print the reason (Perl's aemp mon)", runMon},
+	{"trace", "print the mesh as seen from a node (Perl's aemp trace)", runTrace},
+	{"run", "run a node configured by key/value pairs (Perl's aemp run)", runRun},
 }
 
 func main() {
@@ -45,6 +53,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.run(args[1:], stdin, stdout, stderr)
 		}
 	}
+	if notOffered[args[0]] {
+		return runNotOffered(args[0], stderr)
+	}
+	if code, ok := runJSONCommandLine(args, stdout, stderr); ok {
+		return code
+	}
 	if isConfigCommand(args) {
 		return runConfig(args, stdin, stdout, stderr)
 	}
@@ -59,7 +73,39 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nThe configuration commands of Perl's aemp (setsecret, setseeds, profile,")
+	fmt.Fprintln(w, "showconfig, ...) may also be given without 'config'. eval, shell and")
+	fmt.Fprintln(w, "restart, which run Perl code on a node, are not offered.")
 	fmt.Fprintln(w, "\n'aemp COMMAND --help' describes a command's flags.")
+}
+
+// runJSONCommandLine runs a protocol command or run given as one JSON
+// array holding the whole command line, as Perl's aemp takes it
+// (aemp '["cal","N#echo",1]'): the values are used as they are.
+func runJSONCommandLine(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	if len(args) != 1 || !strings.HasPrefix(args[0], "[") {
+		return 0, false
+	}
+	v, err := config.Decode([]byte(args[0]), false)
+	a, isList := v.([]any)
+	if err != nil || !isList || len(a) == 0 {
+		return 0, false
+	}
+	name, _ := a[0].(string)
+	var toks []protoArg
+	for _, x := range a[1:] {
+		raw, _ := config.PerlString(x)
+		toks = append(toks, protoArg{raw: raw, val: x, decoded: true})
+	}
+	switch {
+	case name == "snd" || name == "cal" || name == "mon" || name == "trace":
+		return runProto(name, toks, stdout, stderr), true
+	case name == "run":
+		return runRunArgs(toks, stdout, stderr), true
+	case notOffered[name]:
+		return runNotOffered(name, stderr), true
+	}
+	return 0, false
 }
 
 // setProcs limits the process to n CPUs (GOMAXPROCS) when n > 0. On a

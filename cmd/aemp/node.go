@@ -19,16 +19,18 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/metrics"
 	"github.com/aemp-go/aemp/services"
 )
 
 const nodeUsage = `usage: aemp node [--nodeid ID] [--bind HOST:PORT ...] [--seed HOST:PORT ...]
                  [--secret S | --secret-file F] [--framing cbor,json,storable]
                  [--auth-offer LIST] [--auth-accept LIST] [--cert PEMFILE]
-                 [--monitor-timeout SECONDS] [--config FILE [--profile NAME]]
+                 [--monitor-timeout SECONDS] [--config FILE] [--profile NAME]
                  [--keepalive-idle S --keepalive-interval S --keepalive-count N]
-                 [--group NAME ...] [--generation 1|2] [--max-conns N] [--procs N]
-                 [--cpuprofile FILE] [--memprofile FILE] [-v]
+                 [--group NAME ...] [--generation 1|2] [--max-conns N]
+                 [--metrics HOST:PORT] [--stats-interval SECONDS]
+                 [--procs N] [--cpuprofile FILE] [--memprofile FILE] [-v]
 
 Runs an AEMP node (wire-compatible with AnyEvent::MP 1.x and 2.x) serving three ports:
   echo     [REPLYPORT, ARGS...] is answered with ARGS... sent to REPLYPORT
@@ -40,17 +42,30 @@ Other nodes may spawn ports answering like echo (init function aemp::echo).
 The node takes part in the mesh of AnyEvent::MP 1.x (Global service) and
 2.x (global database): --seed nodes find it and its groups (--group).
 
-Without --bind it listens on 127.0.0.1:4040; --bind none makes it
+Configuration: the AnyEvent::MP configuration file, as Perl nodes read it
+($PERL_ANYEVENT_MP_RC if set, else ~/.perl-anyevent-mp; --config FILE
+instead; PERL_ANYEVENT_MP_RC=/dev/null for none), profile --profile NAME
+(default: the host name), from it: nodeid, secret, cert, binds, seeds,
+monitor_timeout, framing_format, auth_offer, auth_accept, nodelay and
+parent. Flags override the file, and $AEMP_SECRET the file's secret.
+Without binds it listens on 127.0.0.1:4040; --bind none makes it
 listener-less. --bind and --seed may be repeated and take comma lists.
-The secret comes from --secret, else $AEMP_SECRET, else the config file
-(AnyEvent::MP's JSON format and keys: nodeid, secret, cert, binds, seeds,
-monitor_timeout, framing_format, auth_offer, auth_accept, nodelay,
-profile/parent); flags override the file. With neither a secret nor a
-certificate the node refuses to start (exit status 2).
+With neither a secret nor a certificate the node refuses to start. A
+configuration file that cannot be read or used (not JSON, a profile
+loop) is one line on stderr. Exit status: 0 after a signal, 1 when it
+cannot listen, 2 on a usage or configuration error.
 
-Once listening it prints "READY nodeid=ID binds=HOST:PORT,..." on stdout,
-then logs to stderr. Ctrl-C (SIGINT) or SIGTERM closes it gracefully.
+Once listening it prints "READY nodeid=ID binds=HOST:PORT,..." on stdout
+(after "METRICS http://HOST:PORT/metrics" with --metrics), then logs to
+stderr. Ctrl-C (SIGINT) or SIGTERM closes it gracefully. SIGUSR1 (and
+every --stats-interval) logs one line "stats" with the counters below.
 
+--metrics HOST:PORT serves them in Prometheus' text format at /metrics,
+with the Go runtime's go_* and process_* metrics. They are read from the
+node's counters when scraped (no cost per message). There are no per-peer
+series (node IDs are not a bounded set); the only label is reason, with
+the fixed values below.
+METRICS
 flags:
 `
 
@@ -75,17 +90,24 @@ type nodeFlags struct {
 	framings, authOffer, authAccept *string
 	certFile, configFile, profile   *string
 	cpuProfile, memProfile          *string
+	metricsAddr                     *string
 	monitor, keepIdle, keepIntvl    *float64
+	statsInterval                   *float64
 	keepCount, maxConns, procs      *int
 	generation                      *int
 	verbose                         *bool
+	// cmd names the command in messages: node, or run.
+	cmd string
+	// configureArgs are configure's key/value pairs (aemp run), below the
+	// file's settings as in AnyEvent::MP 1.30.
+	configureArgs map[string]any
 }
 
 // newNodeFlags defines the flags of "aemp node" on a new flag set.
 func newNodeFlags(stderr io.Writer) *nodeFlags {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := &nodeFlags{fs: fs}
+	f := &nodeFlags{fs: fs, cmd: "node"}
 	f.nodeID = fs.String("nodeid", "", "node `ID` (default: host name; anon/ for a random one)")
 	fs.Var(&f.binds, "bind", "listen on `HOST:PORT` (repeatable, comma lists; none: no listener)")
 	fs.Var(&f.seeds, "seed", "connect to `HOST:PORT` and keep reconnecting (repeatable)")
@@ -98,8 +120,8 @@ func newNodeFlags(stderr io.Writer) *nodeFlags {
 	f.authAccept = fs.String("auth-accept", "", "auth methods advertised (default tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext)")
 	f.certFile = fs.String("cert", "", "`PEMFILE` with private key and certificate: enables TLS")
 	f.monitor = fs.Float64("monitor-timeout", 0, "`SECONDS` for handshakes, connect attempts and keepalives (default 30)")
-	f.configFile = fs.String("config", "", "AnyEvent::MP configuration `FILE` (JSON)")
-	f.profile = fs.String("profile", "", "profile of the config file (default: the host name)")
+	f.configFile = fs.String("config", "", "AnyEvent::MP configuration `FILE` (default $PERL_ANYEVENT_MP_RC, else ~/.perl-anyevent-mp, if it exists)")
+	f.profile = fs.String("profile", "", "profile of the configuration file (default: the host name)")
 	f.verbose = fs.Bool("v", false, "log debug messages")
 	f.cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to `FILE` until the node stops")
 	f.memProfile = fs.String("memprofile", "", "write a heap profile to `FILE` when the node stops (before its connections close)")
@@ -107,26 +129,53 @@ func newNodeFlags(stderr io.Writer) *nodeFlags {
 	f.keepIntvl = fs.Float64("keepalive-interval", 0, "TCP keepalive: `SECONDS` between probes (default 10)")
 	f.keepCount = fs.Int("keepalive-count", 0, "TCP keepalive: unanswered probes before the link is dead (default 3)")
 	f.maxConns = fs.Int("max-conns", 0, "refuse connections beyond `N` (default: the open-file limit less 64)")
+	f.metricsAddr = fs.String("metrics", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (port 0 picks one)")
+	f.statsInterval = fs.Float64("stats-interval", 0, "log a line of the counters every `SECONDS` (SIGUSR1: at once)")
 	f.procs = fs.Int("procs", 0, "run on at most `N` CPUs (GOMAXPROCS) with one event loop each (default: all)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), nodeUsage)
+		fmt.Fprint(fs.Output(), strings.Replace(nodeUsage, "METRICS\n", metricsHelp(), 1))
 		fs.PrintDefaults()
 	}
 	return f
 }
 
+// metricsHelp lists the metrics with what they count, for --help.
+func metricsHelp() string {
+	var b strings.Builder
+	for _, m := range metrics.Metrics {
+		name := m.Name
+		if m.Label != "" {
+			name += "{" + m.Label + "}"
+		}
+		fmt.Fprintf(&b, "  %s (%s)\n", name, m.Kind)
+		for _, l := range strings.Split(wrap(m.Help, 70), "\n") {
+			fmt.Fprintf(&b, "      %s\n", l)
+		}
+	}
+	return b.String()
+}
+
 // runNode implements "aemp node".
 func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	f := newNodeFlags(stderr)
+	return runNodeFlags(newNodeFlags(stderr), args, stdout, stderr)
+}
+
+// runNodeFlags parses args with f and runs the node until a signal.
+func runNodeFlags(f *nodeFlags, args []string, stdout, stderr io.Writer) int {
 	if done, code := parseFlags(f.fs, args, stdout); done {
 		return code
 	}
+	prefix := "aemp " + f.cmd + ":"
 	if f.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "aemp node: unexpected argument %q\n", f.fs.Arg(0))
+		fmt.Fprintf(stderr, "%s unexpected argument %q\n", prefix, f.fs.Arg(0))
 		return 2
 	}
 	if *f.procs < 0 {
-		fmt.Fprintln(stderr, "aemp node: --procs must be positive")
+		fmt.Fprintln(stderr, prefix, "--procs must be positive")
+		return 2
+	}
+	if *f.statsInterval < 0 {
+		fmt.Fprintln(stderr, prefix, "--stats-interval must be positive")
 		return 2
 	}
 	setProcs(*f.procs)
@@ -137,36 +186,49 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := f.config(log)
 	if err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return 2
 	}
 	stopProfile, err := startProfiles(*f.cpuProfile, *f.memProfile)
 	if err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return 2
 	}
 	defer stopProfile()
 	n, err := engine.New(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return 2
 	}
 	if _, err := services.Serve(n); err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return 1
 	}
 	if err := n.Start(); err != nil {
-		fmt.Fprintln(stderr, "aemp node:", err)
+		fmt.Fprintln(stderr, prefix, err)
 		return 1
+	}
+	if *f.metricsAddr != "" {
+		srv, err := metrics.Serve(*f.metricsAddr, n.Stats, log)
+		if err != nil {
+			fmt.Fprintln(stderr, prefix, "--metrics:", err)
+			n.Close(context.Background())
+			return 1
+		}
+		defer srv.Close(context.Background())
+		fmt.Fprintf(stdout, "METRICS http://%s/metrics\n", srv.Addr())
 	}
 	for _, g := range f.groups {
 		if _, err := n.RegisterGroup(g, n.ID()+"#echo"); err != nil {
-			fmt.Fprintln(stderr, "aemp node:", err)
+			fmt.Fprintln(stderr, prefix, err)
 			return 1
 		}
 	}
 	fmt.Fprintf(stdout, "READY nodeid=%s binds=%s\n", n.ID(), strings.Join(n.Addrs(), ","))
-	waitForSignal()
+	logStats := func() {
+		log.LogAttrs(context.Background(), slog.LevelInfo, "stats", metrics.LogAttrs(n.Stats())...)
+	}
+	waitForSignal(logStats, seconds(*f.statsInterval))
 	log.Info("closing")
 	if *f.memProfile != "" {
 		if err := writeHeapProfile(*f.memProfile); err != nil {
@@ -179,30 +241,50 @@ func runNode(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// waitForSignal returns on SIGINT or SIGTERM.
-func waitForSignal() {
+// waitForSignal returns on SIGINT or SIGTERM. On SIGUSR1, and every
+// interval if it is positive, it calls stats.
+func waitForSignal(stats func(), interval time.Duration) {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	signal.Stop(sig)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGUSR1 {
+				return
+			}
+			stats()
+		case <-tick:
+			stats()
+		}
+	}
 }
 
-// config builds the node's configuration: the config file (if given),
-// then the flags over it.
+// config builds the node's configuration: the configuration file (--config,
+// else the one Perl nodes read; a missing file is an empty one), then the
+// flags over it.
 func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
 	var cfg engine.Config
-	if *f.configFile != "" {
-		p := *f.profile
-		if p == "" {
-			p, _ = os.Hostname()
-		}
-		pc, err := loadPerlConfig(*f.configFile, p)
-		if err != nil {
-			return cfg, err
-		}
-		if err := applyPerlConfig(&cfg, pc); err != nil {
-			return cfg, err
-		}
+	path := *f.configFile
+	if path == "" {
+		path = perlConfigPath()
+	}
+	p := *f.profile
+	if p == "" {
+		p, _ = os.Hostname()
+	}
+	pc, err := loadPerlConfigArgs(path, p, f.configureArgs)
+	if err != nil {
+		return cfg, err
+	}
+	if err := applyPerlConfig(&cfg, pc); err != nil {
+		return cfg, err
 	}
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -211,7 +293,7 @@ func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
 	}
 	if len(f.binds) > 0 {
 		cfg.Binds = f.binds
-	} else if *f.configFile == "" || cfg.Binds == nil {
+	} else if cfg.Binds == nil {
 		cfg.Binds = []string{"127.0.0.1:4040"}
 		log.Info("no --bind given: listening on 127.0.0.1:4040")
 	}
