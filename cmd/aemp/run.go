@@ -47,6 +47,17 @@ func runRun(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 
 // runRunArgs runs "aemp run" with decoded arguments.
 func runRunArgs(toks []protoArg, stdout, stderr io.Writer) int {
+	f, err := runFlags(toks, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "aemp run:", err)
+		return 2
+	}
+	return runNodeFlags(f, nil, stdout, stderr)
+}
+
+// runFlags turns configure's key/value pairs into the node's settings:
+// the profile, and the pairs put below the file's settings.
+func runFlags(toks []protoArg, stderr io.Writer) (*nodeFlags, error) {
 	vals := make([]any, len(toks))
 	for i, t := range toks {
 		vals[i] = t.val
@@ -58,8 +69,7 @@ func runRunArgs(toks []protoArg, stdout, stderr io.Writer) int {
 	for i := 0; i < len(vals); i += 2 {
 		k, ok := config.PerlString(vals[i])
 		if !ok {
-			fmt.Fprintf(stderr, "aemp run: a key must be a string, not %s\n", perlString(wireValue(vals[i])))
-			return 2
+			return nil, fmt.Errorf("a key must be a string, not %s", perlString(wireValue(vals[i])))
 		}
 		kv[k] = vals[i+1]
 	}
@@ -67,9 +77,8 @@ func runRunArgs(toks []protoArg, stdout, stderr io.Writer) int {
 	f.cmd = "run"
 	if p, ok := kv["profile"]; ok {
 		delete(kv, "profile")
-		s, _ := config.PerlString(p)
-		*f.profile = s
+		*f.profile, _ = config.PerlString(p)
 	}
 	f.configureArgs = kv
-	return runNodeFlags(f, nil, stdout, stderr)
+	return f, nil
 }
