@@ -224,11 +224,12 @@ func runNodeFlags(f *nodeFlags, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	sig := notifySignals() // before READY: a signal right after it is ours
 	fmt.Fprintf(stdout, "READY nodeid=%s binds=%s\n", n.ID(), strings.Join(n.Addrs(), ","))
 	logStats := func() {
 		log.LogAttrs(context.Background(), slog.LevelInfo, "stats", metrics.LogAttrs(n.Stats())...)
 	}
-	waitForSignal(logStats, seconds(*f.statsInterval))
+	waitForSignal(sig, logStats, seconds(*f.statsInterval))
 	log.Info("closing")
 	if *f.memProfile != "" {
 		if err := writeHeapProfile(*f.memProfile); err != nil {
@@ -241,11 +242,17 @@ func runNodeFlags(f *nodeFlags, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// waitForSignal returns on SIGINT or SIGTERM. On SIGUSR1, and every
-// interval if it is positive, it calls stats.
-func waitForSignal(stats func(), interval time.Duration) {
+// notifySignals starts catching the signals waitForSignal handles.
+func notifySignals() chan os.Signal {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
+	return sig
+}
+
+// waitForSignal returns on SIGINT or SIGTERM (caught through sig, from
+// notifySignals). On SIGUSR1, and every interval if it is positive, it
+// calls stats.
+func waitForSignal(sig chan os.Signal, stats func(), interval time.Duration) {
 	defer signal.Stop(sig)
 	var tick <-chan time.Time
 	if interval > 0 {
@@ -269,8 +276,7 @@ func waitForSignal(stats func(), interval time.Duration) {
 // config builds the node's configuration: the configuration file (--config,
 // else the one Perl nodes read; a missing file is an empty one), then the
 // flags over it.
-func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
-	var cfg engine.Config
+func (f *nodeFlags) config(log *slog.Logger) (cfg engine.Config, err error) {
 	path := *f.configFile
 	if path == "" {
 		path = perlConfigPath()
@@ -295,7 +301,11 @@ func (f *nodeFlags) config(log *slog.Logger) (engine.Config, error) {
 		cfg.Binds = f.binds
 	} else if cfg.Binds == nil {
 		cfg.Binds = []string{"127.0.0.1:4040"}
-		log.Info("no --bind given: listening on 127.0.0.1:4040")
+		defer func() {
+			if err == nil {
+				log.Info("no --bind given: listening on 127.0.0.1:4040")
+			}
+		}()
 	}
 	if len(cfg.Binds) == 1 && cfg.Binds[0] == "none" {
 		cfg.Binds = nil
