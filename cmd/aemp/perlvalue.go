@@ -16,14 +16,22 @@ import (
 // as Perl's aemp 1.30 takes and prints them.
 
 // perlArg applies Perl aemp's rule to one argument: text starting with
-// [, { or " is a JSON value (strict JSON, as JSON::XS decodes it),
-// anything else is the string itself. The value is ready for Send.
+// [, { or " is a JSON value (strict JSON in UTF-8, as JSON::XS decodes
+// it); anything else is the argument itself, which Perl holds as a byte
+// string: text with bytes over 0x7f is sent as one ([]byte: each byte a
+// character, as Perl sends it), so that a Perl port gets what Perl's aemp
+// would have sent it. The value is ready for Send.
 func perlArg(a string) (any, error) {
-	if !utf8.ValidString(a) {
-		return nil, fmt.Errorf("argument %q is not valid UTF-8", a)
-	}
 	if a == "" || !strings.ContainsRune(`[{"`, rune(a[0])) {
+		for i := 0; i < len(a); i++ {
+			if a[i] >= 0x80 {
+				return []byte(a), nil
+			}
+		}
 		return a, nil
+	}
+	if !utf8.ValidString(a) {
+		return nil, fmt.Errorf("%q: malformed UTF-8 in a JSON argument", a)
 	}
 	v, err := config.Decode([]byte(a), false)
 	if err != nil {
@@ -98,10 +106,40 @@ func perlFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', 15, 64)
 }
 
+// The text functions below return Perl's characters as a Go string (a
+// byte string's bytes become the characters U+0000..U+00FF); perlPrint
+// turns them into the bytes Perl's print writes.
+
+// latin1 returns the characters of a Perl byte string.
+func latin1(b []byte) string {
+	r := make([]rune, len(b))
+	for i, c := range b {
+		r[i] = rune(c)
+	}
+	return string(r)
+}
+
+// perlPrint returns the bytes Perl's print writes for the characters of
+// s on a handle without an encoding layer: one byte per character when
+// every character is below U+0100, else UTF-8 (Perl then also warns
+// "Wide character in print").
+func perlPrint(s string) string {
+	for _, r := range s {
+		if r > 0xff {
+			return s
+		}
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = append(b, byte(r))
+	}
+	return string(b)
+}
+
 // perlString returns a received value as Perl's print shows it: strings
-// as they are (byte strings as their bytes), numbers as Perl formats them,
-// true and false as 1 and 0, undef as nothing. Perl prints a reference
-// as ARRAY(0x...) or HASH(0x...); aemp-go prints its JSON instead.
+// as they are, numbers as Perl formats them, true and false as 1 and 0,
+// undef as nothing. Perl prints a reference as ARRAY(0x...) or
+// HASH(0x...); aemp-go prints its JSON instead.
 func perlString(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -109,7 +147,7 @@ func perlString(v any) string {
 	case string:
 		return v
 	case []byte:
-		return string(v)
+		return latin1(v)
 	case bool:
 		if v {
 			return "1"
@@ -172,7 +210,7 @@ func appendPerlJSON(b []byte, v any) []byte {
 	case string:
 		return appendPerlJSONString(b, v)
 	case []byte:
-		return appendPerlJSONString(b, string(v))
+		return appendPerlJSONString(b, latin1(v))
 	case framing.Number:
 		s, isString := perlNumber(string(v))
 		if isString {

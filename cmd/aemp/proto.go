@@ -52,7 +52,9 @@ a single argument that is a JSON array is the whole command line
 Perl's aemp prints reason words and replies as follows, and so does this
 one: words joined by spaces with a space before the newline (mon, snd),
 JSON as JSON::XS writes it (cal; object keys sorted here), numbers as Perl
-prints them. Text is UTF-8.
+prints them. Like Perl's, it sends an argument that has bytes over 0x7f
+as a byte string (each byte one character), and prints one byte per
+character unless a character is over U+00FF (then all in UTF-8).
 
 eval, shell and restart run Perl code on the target node: aemp-go does
 not offer them.
@@ -144,6 +146,9 @@ func runProto(name string, args []protoArg, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "aemp %s: %s missing (aemp %s --help)\n", name, what, name)
 		return 2
 	}
+	if b, isBytes := vals[0].([]byte); isBytes {
+		vals[0] = string(b)
+	}
 	target, ok := vals[0].(string)
 	node, _ := engine.SplitPortID(target)
 	if !ok || node == "" {
@@ -230,7 +235,7 @@ func snd(cn *cliNode, port string, args []any, stdout, stderr io.Writer) int {
 		select {
 		case r := <-ch:
 			if r.relay || isTransportError(r.vals) {
-				io.WriteString(stdout, perlWords(r.vals))
+				io.WriteString(stdout, perlPrint(perlWords(r.vals)))
 				return 0
 			}
 			// The node's answer to mon1: its relay follows at once.
@@ -238,7 +243,7 @@ func snd(cn *cliNode, port string, args []any, stdout, stderr io.Writer) int {
 			timer.Reset(time.Second)
 		case <-timer.C:
 			if killed != nil {
-				io.WriteString(stdout, perlWords(killed.vals))
+				io.WriteString(stdout, perlPrint(perlWords(killed.vals)))
 				return 0
 			}
 			fmt.Fprintf(stderr, "aemp snd: no confirmation from %s within %v: %s\n", node, sndTimeout, cn.explain(node))
@@ -269,7 +274,7 @@ func cal(cn *cliNode, port string, args []any, timeout time.Duration, stdout, st
 	var died *engine.PortDiedError
 	switch {
 	case err == nil:
-		io.WriteString(stdout, perlList(reply))
+		io.WriteString(stdout, perlPrint(perlList(reply)))
 		return 0
 	case errors.As(err, &died):
 		io.WriteString(stdout, "\n")
@@ -298,7 +303,7 @@ func mon(cn *cliNode, port string, stdout, _ io.Writer) int {
 		}
 	})
 	defer cancel()
-	io.WriteString(stdout, perlWords(<-ch))
+	io.WriteString(stdout, perlPrint(perlWords(<-ch)))
 	return 0
 }
 
@@ -380,7 +385,7 @@ func trace(cn *cliNode, node string, stdout, stderr io.Writer) int {
 				neigh = append(neigh, x)
 			}
 		}
-		io.WriteString(stdout, perlJoin(append([]any{vals[0]}, neigh...))+"\n")
+		io.WriteString(stdout, perlPrint(perlJoin(append([]any{vals[0]}, neigh...)))+"\n")
 		for _, x := range neigh {
 			if s := perlString(x); !seen[s] {
 				seen[s] = true

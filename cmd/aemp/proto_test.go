@@ -455,11 +455,29 @@ func TestPerlValues(t *testing.T) {
 		framing.Number("18446744073709551615"), framing.Number("18446744073709551616"),
 		framing.Number("123456789012345678901234567890"), true, false, nil, []byte{0xe9},
 		"tab\tnl\nctl\x01del\x7f\u00e9\u20ac\\\"", []any{}, map[string]any{"z": 1.0, "a": "x"}}
-	if got, want := perlWords(vals), "a b -3 3 0.1 1796656762.14911 18446744073709551615 1.84467440737096e+19 123456789012345678901234567890 1 0  \xe9 tab\tnl\nctl\x01del\x7f\u00e9\u20ac\\\" [] {\"a\":\"x\",\"z\":1} \n"; got != want {
+	if got, want := perlWords(vals), "a b -3 3 0.1 1796656762.14911 18446744073709551615 1.84467440737096e+19 123456789012345678901234567890 1 0  \u00e9 tab\tnl\nctl\x01del\x7f\u00e9\u20ac\\\" [] {\"a\":\"x\",\"z\":1} \n"; got != want {
 		t.Errorf("perlWords:\n%q\nwant\n%q", got, want)
 	}
-	if got, want := perlList(vals), `"a b",-3,3,0.1,1796656762.14911,18446744073709551615,1.84467440737096e+19,"123456789012345678901234567890",true,false,null,"`+"\xe9"+`","tab\tnl\nctl\u0001del`+"\x7f\u00e9\u20ac"+`\\\"",[],{"a":"x","z":1}`+"\n"; got != want {
+	if got, want := perlList(vals), `"a b",-3,3,0.1,1796656762.14911,18446744073709551615,1.84467440737096e+19,"123456789012345678901234567890",true,false,null,"`+"\u00e9"+`","tab\tnl\nctl\u0001del`+"\x7f\u00e9\u20ac"+`\\\"",[],{"a":"x","z":1}`+"\n"; got != want {
 		t.Errorf("perlList:\n%q\nwant\n%q", got, want)
+	}
+	// Perl prints characters below U+0100 as one byte each, unless a
+	// character of the same print is wider: then everything in UTF-8.
+	for in, want := range map[string]string{"a\u00e9\u00ff\n": "a\xe9\xff\n", "\u00e9\u20ac": "\u00e9\u20ac", "": ""} {
+		if got := perlPrint(in); got != want {
+			t.Errorf("perlPrint(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// An argument with bytes over 0x7f is a Perl byte string; JSON text
+	// is characters.
+	if v, _ := perlArg("\xc3\xa9"); !bytes.Equal(v.([]byte), []byte("\u00e9")) {
+		t.Errorf("perlArg(é) = %#v", v)
+	}
+	if v, _ := perlArg(`"\u00e9"`); v != "\u00e9" {
+		t.Errorf("perlArg(\"\\u00e9\") = %#v", v)
+	}
+	if _, err := perlArg("[\"\xff\"]"); err == nil {
+		t.Error("malformed UTF-8 in JSON accepted")
 	}
 	if perlWords(nil) != "\n" || perlList(nil) != "\n" || perlJoin([]any{"a", int64(1)}) != "a 1" {
 		t.Error("empty lists")
