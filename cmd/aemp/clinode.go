@@ -97,7 +97,6 @@ type cliNode struct {
 	mu       sync.Mutex
 	auth     map[string]string // node ID -> auth method of its connection, while up
 	failures map[string]string // node ID or address -> why the last attempt failed
-	onEvent  func(engine.NodeEvent)
 }
 
 // startCLINode starts the node of a protocol command.
@@ -140,17 +139,6 @@ func (c *cliNode) event(ev engine.NodeEvent) {
 		delete(c.auth, ev.Node)
 		c.failures[ev.Node] = ev.Reason
 	}
-	hook := c.onEvent
-	c.mu.Unlock()
-	if hook != nil {
-		hook(ev)
-	}
-}
-
-// setHook makes fn see every later node event (on an event loop).
-func (c *cliNode) setHook(fn func(engine.NodeEvent)) {
-	c.mu.Lock()
-	c.onEvent = fn
 	c.mu.Unlock()
 }
 

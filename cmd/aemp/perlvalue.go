@@ -166,6 +166,29 @@ func perlString(v any) string {
 	return fmt.Sprint(v)
 }
 
+// perlTrue reports whether Perl takes a received value as true: all but
+// undef, false, "", "0" and numbers equal to zero.
+func perlTrue(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		return v != "" && v != "0"
+	case []byte:
+		return len(v) != 0 && string(v) != "0"
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case framing.Number:
+		f, err := v.Float64()
+		return err != nil || f != 0
+	}
+	return true
+}
+
 // perlWords is Perl's join " ", VALUES, "\n": the values separated by
 // spaces, a space before the newline unless there are none.
 func perlWords(vals []any) string {

@@ -310,19 +310,23 @@ func mon(cn *cliNode, port string, stdout, _ io.Writer) int {
 // trace walks the mesh as Perl's aemp trace does: it sends itself
 // ("seed", NODE), and for every reply (NODE, NEIGHBOURS...) prints the
 // line and asks each neighbour not seen before for its up_nodes. It ends
-// when every node asked has answered. A node that is not an AnyEvent::MP
-// 1.x node is also asked whether it serves up_nodes ("can"): 2.x nodes
-// answer that they do not, and are skipped with a word on stderr.
+// when every node asked has answered.
+//
+// AnyEvent::MP 2.x nodes do not answer up_nodes, and their can request
+// cannot tell: a 2.x node says it can do anything it was ever asked to.
+// So a node that did not authenticate with a 1.x (MD6) method is first
+// asked whether it serves info, which aemp-go nodes serve and 2.x nodes
+// (removed there, and never sent to them) do not: only then it gets
+// up_nodes, and a 2.x node is skipped with a word on stderr.
 func trace(cn *cliNode, node string, stdout, stderr io.Writer) int {
 	type answer struct {
 		vals []any
 		can  bool
 	}
 	var (
-		mu      sync.Mutex
-		queue   []answer
-		notify  = make(chan struct{}, 1)
-		waiting = map[string]bool{} // asked, no answer yet
+		mu     sync.Mutex
+		queue  []answer
+		notify = make(chan struct{}, 1)
 	)
 	push := func(a answer) {
 		mu.Lock()
@@ -344,36 +348,23 @@ func trace(cn *cliNode, node string, stdout, stderr io.Writer) int {
 	canReply := cn.NewPort(handler(true))
 	defer cn.Kill(reply)
 	defer cn.Kill(canReply)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
-	// A 1.x node authenticates with an MD6 method and always serves
-	// up_nodes; others are asked with can once they are up.
-	askCan := func(id, auth string) {
-		if !strings.Contains(auth, "md6") {
-			cn.Send(id, "can", "up_nodes", canReply, id)
-		}
-	}
-	cn.setHook(func(ev engine.NodeEvent) {
-		if !ev.Up {
-			return
-		}
-		mu.Lock()
-		w := waiting[ev.Node]
-		mu.Unlock()
-		if w {
-			askCan(ev.Node, ev.Auth)
-		}
-	})
-	defer cn.setHook(nil)
+	waiting := map[string]bool{} // asked, no answer yet
 	ask := func(id string) {
-		mu.Lock()
 		waiting[id] = true
-		mu.Unlock()
-		cn.Send(id, "up_nodes", reply, id)
-		if auth, ok := cn.authOf(id); ok {
-			askCan(id, auth) // else the hook does it once id is up
-		}
+		go func() {
+			if cn.WaitNode(ctx, id) != nil {
+				return
+			}
+			if auth, _ := cn.authOf(id); strings.Contains(auth, "md6") {
+				cn.Send(id, "up_nodes", reply, id)
+			} else {
+				cn.Send(id, "can", "info", canReply, id)
+			}
+		}()
 	}
-
 	seen := map[string]bool{}
 	pending := 0
 	// show prints an answer (NODE, NEIGHBOURS...) and asks the
@@ -401,12 +392,10 @@ func trace(cn *cliNode, node string, stdout, stderr io.Writer) int {
 		select {
 		case <-notify:
 		case <-timer.C:
-			mu.Lock()
 			var ids []string
 			for id := range waiting {
 				ids = append(ids, id)
 			}
-			mu.Unlock()
 			slices.Sort(ids)
 			var why []string
 			for _, id := range ids {
@@ -421,21 +410,18 @@ func trace(cn *cliNode, node string, stdout, stderr io.Writer) int {
 		mu.Unlock()
 		for _, a := range batch {
 			id := perlString(a.vals[0])
-			mu.Lock()
-			w := waiting[id]
-			serves := !a.can || len(a.vals) < 2 || perlString(a.vals[len(a.vals)-1]) != ""
-			if w && (!a.can || !serves) {
-				delete(waiting, id)
-			}
-			mu.Unlock()
 			switch {
-			case !w || a.can && serves:
+			case !waiting[id]:
+			case a.can && perlTrue(a.vals[len(a.vals)-1]):
+				cn.Send(id, "up_nodes", reply, id)
 			case a.can:
+				delete(waiting, id)
+				pending--
 				fmt.Fprintf(stderr, "aemp trace: %s does not answer up_nodes (an AnyEvent::MP 2.x node): its neighbours are not shown\n", id)
-				pending--
 			default:
-				show(a.vals)
+				delete(waiting, id)
 				pending--
+				show(a.vals)
 			}
 		}
 	}
