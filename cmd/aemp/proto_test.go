@@ -192,6 +192,7 @@ func TestProtoAsPerl(t *testing.T) {
 	// only message aemp sends).
 	monThen := func(name, port string, then func()) {
 		t.Run(name, func(t *testing.T) {
+			waitUntil(t, "other aemp nodes gone", func() bool { return m.t.Stats().NodesUp == 1 })
 			before := m.t.Stats()
 			type result struct {
 				code     int
