@@ -61,6 +61,7 @@ func startNodeProcess(tb testing.TB, args ...string) string {
 func startNodeCmd(tb testing.TB, args ...string) (string, *exec.Cmd) {
 	tb.Helper()
 	cmd := exec.Command(aempBinary(tb), append([]string{"node", "--bind", "127.0.0.1:0", "--nodeid", "target", "--secret", "bench-secret"}, args...)...)
+	cmd.Env = append(os.Environ(), "PERL_ANYEVENT_MP_RC=/dev/null") // no configuration file
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

@@ -55,6 +55,7 @@ func startChild(t *testing.T, bin string, prefix []string, args ...string) *chil
 	t.Helper()
 	argv := append(append(append([]string(nil), prefix...), bin, "node"), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "PERL_ANYEVENT_MP_RC=/dev/null") // no configuration file
 	ch := &child{cmd: cmd, stderr: &ringLog{size: 4 << 20}, exited: make(chan struct{})}
 	cmd.Stderr = ch.stderr
 	out, err := cmd.StdoutPipe()

@@ -424,6 +424,9 @@ func repoRoot() (string, error) {
 func (r *runner) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = r.root
+	// aemp node reads AnyEvent::MP's configuration file by default: the
+	// nodes measured here are configured by their flags alone.
+	cmd.Env = append(os.Environ(), "PERL_ANYEVENT_MP_RC=/dev/null")
 	return cmd
 }
 

@@ -123,6 +123,7 @@ func runOnce(bin string, withMetrics bool, count, size int, framing string, inte
 		args = append(args, "--metrics", "127.0.0.1:0")
 	}
 	node := exec.Command(bin, args...)
+	node.Env = append(os.Environ(), "PERL_ANYEVENT_MP_RC=/dev/null") // flags alone configure it
 	node.Env = append(os.Environ(), "PERL_ANYEVENT_MP_RC=/dev/null")
 	out, err := node.StdoutPipe()
 	if err != nil {
