@@ -113,8 +113,9 @@ type NodeEvent struct {
 	Node string
 	// Up is true when an authenticated connection to Node came up.
 	Up bool
-	// Attempt is true for a connection attempt of ours that failed in the
-	// handshake (Up is false): the node was not up before and is not now.
+	// Attempt is true for a connection attempt of ours that failed (Up is
+	// false): the connection could not be made ("Connection refused") or
+	// its handshake failed. The node was not up before and is not now.
 	// Such events come once per failed attempt, as soon as it fails.
 	Attempt bool
 	// Reason says why the node went down or the attempt failed, in

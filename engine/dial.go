@@ -106,7 +106,11 @@ func (n *Node) dial(addr string, p *peer) {
 		p.dialDone(addr)
 	}
 	if err != nil {
-		n.log.Debug("connect failed", "addr", addr, "err", err)
+		ev := NodeEvent{Node: addr, Attempt: true, Reason: reasonFor(err), Err: err, Addr: addr}
+		if p != nil && p.id != "" {
+			ev.Node = p.id
+		}
+		n.emit(ev)
 		return
 	}
 	if n.closing.Load() {

@@ -964,9 +964,14 @@ func backpressureRun(t *testing.T, withTLS bool) {
 	// held is what the node accounts for the peer: pending bytes and what
 	// gnet still buffers (the stream transport reports nothing for the
 	// buffer its writer is blocked on).
+	// Read under the connection's lock: a flush moves bytes from pending
+	// to the transport's account under it, and a lock-free read in the
+	// middle can count them twice (Send's check errs that way on purpose).
 	held := func() int64 {
 		if pp, ok := srv.peers.load("sloth"); ok {
 			if c := pp.conn.Load(); c != nil {
+				c.mu.Lock()
+				defer c.mu.Unlock()
 				return c.backlog()
 			}
 		}
