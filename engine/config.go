@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/engine/mesh"
+	"github.com/aemp-go/aemp/framing"
 )
 
 // maxBacklog bounds the high-water mark and the encoding of one message,
@@ -45,9 +46,7 @@ type Config struct {
 	// tls_anon, cleartext).
 	AuthAccept []string
 	// Framings are the framings offered and accepted, in preference
-	// order (default cbor, json, storable: a 1.x peer, which has no cbor,
-	// then picks json, which Perl decodes fastest; a 2.x peer or another
-	// aemp-go node picks cbor, 1.6x json end to end at 1 KiB).
+	// order (default framing.DefaultOrder: cbor, json, storable).
 	Framings []string
 	// MonitorTimeout bounds a handshake, the time messages for an
 	// unreachable node are kept, and the write-idle interval after which a
@@ -150,7 +149,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("%w: node ID %q contains one of ; # CR LF", ErrConfig, c.NodeID)
 	}
 	if len(c.Framings) == 0 {
-		c.Framings = []string{"cbor", "json", "storable"}
+		c.Framings = framing.DefaultOrder()
 	}
 	if c.MonitorTimeout <= 0 {
 		c.MonitorTimeout = 30 * time.Second

@@ -118,7 +118,7 @@ type conn struct {
 	setIdx     int32 // index in the node's connSet (guarded by its mutex)
 	closedFlag bool  // guarded by mu
 	outbound   bool  // we dialled it
-	rxi, txi   uint8 // the peer's framing and ours, as indexes into codecs
+	rxi, txi   uint8 // the peer's framing and ours (framing.Codec.Index)
 }
 
 // handshaking is what a connection needs until it is authenticated.
@@ -335,7 +335,7 @@ func (c *conn) handshakeDone() error {
 	if err != nil {
 		return fmt.Errorf("%s: unusable local framing", res.SendFraming)
 	}
-	c.rxi, c.txi = codecIndex(rx), codecIndex(tx)
+	c.rxi, c.txi = uint8(rx.Index()), uint8(tx.Index())
 	id := strings.Clone(res.PeerNodeID) // not the whole greeting line
 	c.state.Store(stData)
 	c.hs.Store(nil)
@@ -438,7 +438,7 @@ func (c *conn) send(port string, args []any, control bool) error {
 	ob := c.outBufs()
 	before := len(ob.out)
 	var err error
-	ob.out, err = codecs[c.txi].AppendMessage(ob.out, port, args)
+	ob.out, err = framing.ByIndex(int(c.txi)).AppendMessage(ob.out, port, args)
 	if err == nil && len(ob.out)-before > c.n.maxMessage {
 		err = ErrMessageTooLarge
 	}
@@ -476,22 +476,11 @@ func (c *conn) sendFrame(frame []byte) error {
 	return nil
 }
 
-// keepaliveFrames are the empty message [] in each framing: what a
-// listener-less Perl node writes to keep an idle link probed.
-var keepaliveFrames = map[string][]byte{
-	"json":     []byte("[]"),
-	"storable": {0x07, 0x05, 0x0b, 0x02, 0, 0, 0, 0},
-	"cbor":     {0x80},
-}
-
-// sendKeepalive queues the empty message.
+// sendKeepalive queues the empty message [], what a listener-less Perl
+// node writes to keep an idle link probed.
 func (c *conn) sendKeepalive() {
-	if f, ok := keepaliveFrames[codecs[c.txi].Name()]; ok {
-		c.queueRaw(f)
-		c.wakeWriter()
-		return
-	}
-	c.send("", nil, true)
+	c.queueRaw(framing.ByIndex(int(c.txi)).Keepalive())
+	c.wakeWriter()
 }
 
 // wakeWriter asks the transport to flush, once until it has.

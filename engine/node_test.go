@@ -2,9 +2,6 @@ package engine
 
 import (
 	"errors"
-
-	"github.com/aemp-go/aemp/framing"
-
 	"fmt"
 	"net"
 	"reflect"
@@ -503,19 +500,5 @@ func TestSeedIsSelf(t *testing.T) {
 	}
 	if k > 2 {
 		t.Fatalf("dialled itself %d times:\n%s", k/2, a.log.String())
-	}
-}
-
-// TestCodecIndex: every framing the framing package implements has an
-// index, and the index leads back to it.
-func TestCodecIndex(t *testing.T) {
-	for _, name := range framing.Names() {
-		c, err := framing.ByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := codecs[codecIndex(c)].Name(); got != name {
-			t.Errorf("%s -> %s", name, got)
-		}
 	}
 }

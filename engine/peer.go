@@ -22,7 +22,7 @@ type peer struct {
 	// handshake (handshake.Gen1 or Gen2; 0 when never connected). It
 	// decides the kill request and how long messages wait for a connection.
 	gen int8
-	// txCodec is 1 + the index into codecs of the framing we last sent
+	// txCodec is 1 + the framing.Codec.Index of the framing we last sent
 	// to the node in (0: never connected); see enqueue.
 	txCodec uint8
 	// gone: removed from the table; a Send that still holds it must look
@@ -130,12 +130,12 @@ func (n *Node) isConnected(id string) bool {
 func cryptoRead(b []byte)       { rand.Read(b) }
 func base64Raw(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
 
-// lastCodec returns the index into codecs of the framing the node's last
+// lastCodec returns the framing.Codec.Index of the framing the node's last
 // connection sent in, or cbor's for a node never connected; p.mu must be
 // held.
 func (p *peer) lastCodec() uint8 {
 	if p.txCodec == 0 {
-		return codecIndex(framing.CBOR)
+		return uint8(framing.CBOR.Index())
 	}
 	return p.txCodec - 1
 }

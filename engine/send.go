@@ -10,7 +10,7 @@ import (
 // a value that cannot be sent is refused by Send, not lost later).
 type queued struct {
 	frame []byte
-	codec uint8 // index into codecs of the framing frame is in
+	codec uint8 // framing.Codec.Index of the framing frame is in
 }
 
 // Send delivers a message to a port. Any goroutine may call it, handlers
@@ -107,7 +107,7 @@ func (n *Node) enqueue(p *peer, port string, args []any, control bool) error {
 		return c.send(port, args, control)
 	}
 	ci := p.lastCodec()
-	frame, err := codecs[ci].AppendMessage(nil, port, args)
+	frame, err := framing.ByIndex(int(ci)).AppendMessage(nil, port, args)
 	if err == nil && len(frame) > n.maxMessage {
 		err = ErrMessageTooLarge
 	}
@@ -165,8 +165,8 @@ func (n *Node) sendQueued(c *conn, q []queued) {
 // transcode appends to dst the message frame (in framing from) encoded in
 // framing to; *dec is a decoder for from, made when nil.
 func transcode(dec **framing.Decoder, dst []byte, from, to uint8, frame []byte) ([]byte, error) {
-	if *dec == nil || (*dec).Framing() != codecs[from].Name() {
-		*dec = framing.NewDecoder(codecs[from], framing.Limits{MaxFrameSize: maxBacklog})
+	if *dec == nil || (*dec).Framing() != framing.ByIndex(int(from)).Name() {
+		*dec = framing.NewDecoder(framing.ByIndex(int(from)), framing.Limits{MaxFrameSize: maxBacklog})
 	}
 	(*dec).Reset()
 	m, k, err := (*dec).Next(frame)
@@ -180,5 +180,5 @@ func transcode(dec **framing.Decoder, dst []byte, from, to uint8, frame []byte) 
 	if err != nil {
 		return dst, err
 	}
-	return codecs[to].AppendMessage(dst, string(m.Port()), args)
+	return framing.ByIndex(int(to)).AppendMessage(dst, string(m.Port()), args)
 }

@@ -79,7 +79,7 @@ type cborReader struct {
 }
 
 func (r *cborReader) err() error {
-	return newError("cbor", int64(r.i), ErrCBORMalformed, "malformed CBOR in a validated frame")
+	return newError("cbor", int64(r.i), ErrMalformed, "malformed CBOR in a validated frame")
 }
 
 // head reads the head at r.i, skipping tags 55799.

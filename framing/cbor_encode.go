@@ -9,7 +9,7 @@ import (
 )
 
 // AppendCBOR appends the cbor frame of the message [port, args...] to dst:
-// one definite-length CBOR array (aemp2.md section 3.1), written so that
+// one definite-length CBOR array (docs/framing.md section 3), written so that
 // CBOR::XS decodes it to the Perl values JSON::XS would decode the json
 // frame of the same message to:
 //

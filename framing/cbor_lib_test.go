@@ -37,10 +37,10 @@ func TestCBORLibWellformed(t *testing.T) {
 			last = last[len(raw):]
 		}
 		err := libWellformed(last)
-		if c.want == ErrCBORMalformed && err == nil {
+		if c.want == ErrMalformed && err == nil {
 			t.Errorf("%s: library accepts %x", c.name, last)
 		}
-		if c.want != ErrCBORMalformed && err != nil {
+		if c.want != ErrMalformed && err != nil {
 			t.Errorf("%s: library rejects %x: %v", c.name, last, err)
 		}
 	}

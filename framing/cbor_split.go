@@ -2,28 +2,9 @@ package framing
 
 import (
 	"encoding/binary"
-	"errors"
 	"math"
 	"strconv"
 	"unicode/utf8"
-)
-
-// Errors of the cbor framing (besides ErrFrameTooLarge, ErrTooDeep and
-// ErrNotArray, which it shares with the other framings).
-var (
-	// ErrCBORMalformed: the bytes are not well-formed CBOR (RFC 8949
-	// section 3 and appendix F): reserved additional information 28..30,
-	// a break outside an indefinite-length item or right after a map key
-	// or a tag, an indefinite-length string chunk that is not a definite
-	// string of the same major type, an indefinite-length integer or tag,
-	// a two-byte simple value below 32.
-	ErrCBORMalformed = errors.New("framing: malformed CBOR")
-	// ErrCBORUnsupported: well-formed CBOR that has no place in AEMP
-	// messages: a tag other than 55799 (self-described CBOR, which is
-	// skipped), a simple value other than false, true, null and undefined
-	// (CBOR::XS rejects them too), an array or map used as a map key. Its
-	// *Error has Opcode set to the item's initial byte.
-	ErrCBORUnsupported = errors.New("framing: unsupported CBOR item")
 )
 
 // CBOR initial-byte fields (RFC 8949 section 3).
@@ -155,7 +136,7 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 			}
 		}
 		if ai >= 28 && ai < cborAIIndef {
-			return 0, d.cborOpErr(i, ErrCBORMalformed, c, "reserved additional information "+strconv.Itoa(int(ai)))
+			return 0, d.cborOpErr(i, ErrMalformed, c, "reserved additional information "+strconv.Itoa(int(ai)))
 		}
 		rest := uint64(max - i - hl) // bytes the frame may still have after this head
 
@@ -171,7 +152,7 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 				continue
 			}
 			if major+1 != s.str || ai == cborAIIndef {
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "indefinite-length string chunk is not a definite string of the same type")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length string chunk is not a definite string of the same type")
 			}
 			if arg > rest {
 				return 0, d.cborTooLarge(i, arg, "string chunk length")
@@ -187,11 +168,11 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 			n := len(s.stack)
 			switch {
 			case s.tagged:
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "break right after a tag")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "break right after a tag")
 			case n == 0 || !s.stack[n-1].indef:
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "break outside an indefinite-length item")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "break outside an indefinite-length item")
 			case s.stack[n-1].isMap && s.stack[n-1].seen%2 != 0:
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "break after a map key")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "break after a map key")
 			}
 			s.stack = s.stack[:n-1]
 			s.pos = i + 1
@@ -207,10 +188,10 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 		}
 		if major == cborTag {
 			if ai == cborAIIndef {
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "indefinite-length tag")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length tag")
 			}
 			if arg != cborSelfDescribe {
-				return 0, d.cborOpErr(i, ErrCBORUnsupported, c, "tag "+strconv.FormatUint(arg, 10)+cborTagName(arg))
+				return 0, d.cborOpErr(i, ErrUnsupported, c, "tag "+strconv.FormatUint(arg, 10)+cborTagName(arg))
 			}
 			s.tagged = true
 			s.pos = i + hl
@@ -221,13 +202,13 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 				return 0, d.cborSimpleErr(b, i)
 			}
 			if ai == cborAIIndef && major != cborBytes && major != cborText && major != cborMap {
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "indefinite length for major type "+strconv.Itoa(int(major)))
+				return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite length for major type "+strconv.Itoa(int(major)))
 			}
 			return 0, d.cborErr(i, ErrNotArray, "top-level item is not an array")
 		}
 		if depth > 0 && (major == cborArray || major == cborMap) {
 			if l := &s.stack[depth-1]; l.isMap && l.seen%2 == 0 {
-				return 0, d.cborOpErr(i, ErrCBORUnsupported, c, "map key is an array or a map")
+				return 0, d.cborOpErr(i, ErrUnsupported, c, "map key is an array or a map")
 			}
 		}
 		s.tagged = false
@@ -235,7 +216,7 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 		switch major {
 		case cborUint, cborNeg:
 			if ai == cborAIIndef {
-				return 0, d.cborOpErr(i, ErrCBORMalformed, c, "indefinite-length integer")
+				return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length integer")
 			}
 			s.pos = i + hl
 		case cborBytes, cborText:
@@ -324,11 +305,11 @@ func (d *Decoder) cborSimpleErr(b []byte, i int) error {
 	if c == 0xf8 {
 		v := b[i+1]
 		if v < 32 {
-			return d.cborOpErr(i, ErrCBORMalformed, c, "two-byte simple value "+strconv.Itoa(int(v))+" below 32")
+			return d.cborOpErr(i, ErrMalformed, c, "two-byte simple value "+strconv.Itoa(int(v))+" below 32")
 		}
-		return d.cborOpErr(i, ErrCBORUnsupported, c, "simple value "+strconv.Itoa(int(v)))
+		return d.cborOpErr(i, ErrUnsupported, c, "simple value "+strconv.Itoa(int(v)))
 	}
-	return d.cborOpErr(i, ErrCBORUnsupported, c, "simple value "+strconv.Itoa(int(c&31)))
+	return d.cborOpErr(i, ErrUnsupported, c, "simple value "+strconv.Itoa(int(c&31)))
 }
 
 // cborTagName names the tags CBOR::XS knows, for error details.

@@ -48,13 +48,25 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Codec is one AEMP data framing ("json", "storable", "cbor"): it encodes
-// messages and creates Decoders (NewDecoder). Codecs are stateless and
-// safe for concurrent use. Only this package implements Codec.
+// Codec is one AEMP data framing ("json", "storable", "cbor"): everything
+// a node needs to know about it. It encodes messages, names the framing,
+// gives the keepalive frame, and NewDecoder makes Decoders for it. Codecs
+// are stateless and safe for concurrent use. Only this package implements
+// Codec; All, ByIndex and ByName give the implemented ones.
 type Codec interface {
 	// Name is the framing's name as it appears in greetings and AUTH
 	// lines: "json", "storable" or "cbor".
 	Name() string
+	// Index is the framing's small stable number, 0 <= Index < NumCodecs:
+	// its position in All, and what ByIndex takes, so that a connection
+	// can keep its framing in a byte.
+	Index() int
+	// Keepalive returns the frame of the empty message [], what a
+	// listener-less Perl node writes to keep an idle link probed
+	// (docs/framing.md section 6): json "[]", storable the BER length 7
+	// and the nfreeze image 05 0b 02 00000000, cbor 0x80. The slice is
+	// shared: the caller must not modify it.
+	Keepalive() []byte
 	// AppendMessage appends the frame of the message [port, args...] to
 	// dst and returns the extended slice. On error it returns dst
 	// unchanged (same length) and an error wrapping ErrInvalidValue or
@@ -62,68 +74,111 @@ type Codec interface {
 	// written.
 	AppendMessage(dst []byte, port string, args []any) ([]byte, error)
 
-	kind() uint8
+	impl() *codec
 }
 
+// Framing kinds, as kept by Decoder and Message: Index+1, so that the zero
+// Message has none.
 const (
 	kindJSON uint8 = iota + 1
 	kindStorable
 	kindCBOR
 )
 
-type jsonCodec struct{}
+// codec is the one implementation of Codec: a row of the registry.
+type codec struct {
+	name      string
+	kind      uint8
+	keepalive []byte
+}
 
-func (jsonCodec) Name() string { return "json" }
-func (jsonCodec) kind() uint8  { return kindJSON }
-func (jsonCodec) AppendMessage(dst []byte, port string, args []any) ([]byte, error) {
+// registry is the list of framings, in Index order. A new framing gets a
+// row here (and its cases in Decoder.Next, Message.Args and
+// Message.ScalarArgs, the per-framing dispatch of this package).
+var registry = [...]codec{
+	{name: "json", kind: kindJSON, keepalive: []byte("[]")},
+	{name: "storable", kind: kindStorable, keepalive: []byte{0x07, storableMajorNet, storableMinor, sxArray, 0, 0, 0, 0}},
+	{name: "cbor", kind: kindCBOR, keepalive: []byte{cborArray << 5}},
+}
+
+// NumCodecs is the number of framings this package implements: the length
+// of All, and the bound of Codec.Index.
+const NumCodecs = len(registry)
+
+// defaultOrder is the one default preference order of aemp-go nodes. A
+// peer sends the first framing of OUR list that it implements: a 1.x
+// peer, which has no cbor, picks json (which Perl decodes fastest); a 2.x
+// peer or another aemp-go node picks cbor (about 1.6 times json's rate end
+// to end at 1 KiB messages).
+var defaultOrder = [...]string{"cbor", "json", "storable"}
+
+func (c *codec) Name() string      { return c.name }
+func (c *codec) Index() int        { return int(c.kind) - 1 }
+func (c *codec) Keepalive() []byte { return c.keepalive[:len(c.keepalive):len(c.keepalive)] }
+func (c *codec) impl() *codec      { return c }
+
+func (c *codec) AppendMessage(dst []byte, port string, args []any) ([]byte, error) {
+	switch c.kind {
+	case kindStorable:
+		return AppendStorable(dst, port, args)
+	case kindCBOR:
+		return AppendCBOR(dst, port, args)
+	}
 	return AppendJSON(dst, port, args)
-}
-
-type storableCodec struct{}
-
-func (storableCodec) Name() string { return "storable" }
-func (storableCodec) kind() uint8  { return kindStorable }
-func (storableCodec) AppendMessage(dst []byte, port string, args []any) ([]byte, error) {
-	return AppendStorable(dst, port, args)
-}
-
-type cborCodec struct{}
-
-func (cborCodec) Name() string { return "cbor" }
-func (cborCodec) kind() uint8  { return kindCBOR }
-func (cborCodec) AppendMessage(dst []byte, port string, args []any) ([]byte, error) {
-	return AppendCBOR(dst, port, args)
 }
 
 // The codecs this package implements.
 var (
 	// JSON is the "json" framing: one compact UTF-8 JSON array per
-	// message, no separator (framing.md section 2).
-	JSON Codec = jsonCodec{}
+	// message, no separator (docs/framing.md section 1).
+	JSON Codec = &registry[kindJSON-1]
 	// Storable is the "storable" framing: BER length prefix + Storable
-	// nfreeze image of the message array (framing.md section 3).
-	Storable Codec = storableCodec{}
+	// nfreeze image of the message array (docs/framing.md section 2).
+	Storable Codec = &registry[kindStorable-1]
 	// CBOR is the "cbor" framing of AnyEvent::MP 2.x: one CBOR data item
 	// (RFC 8949), the message array, per message, back to back
-	// (aemp2.md section 3.1). See AppendCBOR for how values are written
-	// and Message.Args for how they are read.
-	CBOR Codec = cborCodec{}
+	// (docs/framing.md section 3). See AppendCBOR for how values are
+	// written and Message.Args for how they are read.
+	CBOR Codec = &registry[kindCBOR-1]
 )
+
+// All returns every implemented framing, in Index order (a new slice).
+func All() []Codec {
+	out := make([]Codec, len(registry))
+	for i := range registry {
+		out[i] = &registry[i]
+	}
+	return out
+}
+
+// ByIndex returns the codec whose Index is i, or nil if there is none.
+func ByIndex(i int) Codec {
+	if uint(i) >= uint(len(registry)) {
+		return nil
+	}
+	return &registry[i]
+}
 
 // ByName returns the codec for a framing name ("json", "storable",
 // "cbor"), or an error wrapping ErrUnknownFraming.
 func ByName(name string) (Codec, error) {
-	switch name {
-	case "json":
-		return JSON, nil
-	case "storable":
-		return Storable, nil
-	case "cbor":
-		return CBOR, nil
+	for i := range registry {
+		if registry[i].name == name {
+			return &registry[i], nil
+		}
 	}
 	return nil, &Error{Framing: name, Offset: -1, Opcode: -1, Err: ErrUnknownFraming, Detail: "unknown framing name"}
 }
 
-// Names lists the implemented framings in this package's order of
-// preference, as they may be offered in a greeting.
-func Names() []string { return []string{"json", "cbor", "storable"} }
+// DefaultOrder returns the framings aemp-go offers and accepts by default,
+// in preference order: cbor, json, storable (a new slice). The engine's
+// and the handshake's defaults are this list.
+func DefaultOrder() []string { return append([]string(nil), defaultOrder[:]...) }
+
+// kindName is the name of a framing kind ("" for none).
+func kindName(k uint8) string {
+	if k == 0 || int(k) > len(registry) {
+		return ""
+	}
+	return registry[k-1].name
+}

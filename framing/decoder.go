@@ -29,28 +29,21 @@ type Decoder struct {
 	st  storableValidator
 	cb  cborScanner
 	// scratch holds a port name that had to be decoded (JSON escapes,
-	// storable Latin-1 or integer port): reused, valid until the next call.
+	// storable or CBOR Latin-1 or integer port): reused, valid until the
+	// next call.
 	scratch []byte
 }
 
 // NewDecoder returns a Decoder for codec c with limits lim (zero fields mean
 // the defaults).
 func NewDecoder(c Codec, lim Limits) *Decoder {
-	d := &Decoder{kind: c.kind(), lim: lim.withDefaults()}
+	d := &Decoder{kind: c.impl().kind, lim: lim.withDefaults()}
 	d.Reset()
 	return d
 }
 
 // Framing returns the name of the decoder's framing.
-func (d *Decoder) Framing() string {
-	switch d.kind {
-	case kindStorable:
-		return "storable"
-	case kindCBOR:
-		return "cbor"
-	}
-	return "json"
-}
+func (d *Decoder) Framing() string { return kindName(d.kind) }
 
 // Reset forgets any partial frame and a previous error, and restarts
 // stream offsets at 0, so that the Decoder can be reused for a new stream.
@@ -72,8 +65,8 @@ func (d *Decoder) Reset() {
 // remembers how far it has scanned and does not rescan them). A partial
 // frame at the end of the stream is simply lost.
 //
-// Every returned message is fully validated (the whole JSON text, or the
-// whole storable image), so a connection is failed on the first bad
+// Every returned message is fully validated (the whole JSON text, storable
+// image or CBOR item), so a connection is failed on the first bad
 // frame, after the good ones before it were delivered. After an error, Next
 // keeps returning it until Reset.
 //

@@ -1,14 +1,20 @@
 // Package framing implements the AEMP data framings, "json" and
-// "storable", as AnyEvent::MP 1.30 writes and reads them
-// (shared/spec/framing.md sections 2 and 3): a streaming splitter per
-// framing that finds and fully validates each message frame without
-// copying it, zero-copy access to a message's destination port name, lazy
-// decoding of its arguments, and append-style encoders. It has no sockets,
-// no goroutines and imports nothing else of aemp-go.
+// "storable" as AnyEvent::MP 1.30 writes and reads them and "cbor" as
+// AnyEvent::MP 2.x does (docs/framing.md sections 1, 2 and 3): a
+// streaming splitter per framing that finds and fully validates each
+// message frame without copying it, zero-copy access to a message's
+// destination port name, lazy decoding of its arguments, and append-style
+// encoders. It has no sockets, no goroutines and imports nothing else of
+// aemp-go.
+//
+// The package is the one owner of what a framing is: All, ByIndex and
+// ByName give the Codecs (name, index, keepalive frame, encoder;
+// NewDecoder makes their decoders), and DefaultOrder is aemp-go's default
+// preference order, which the engine and the handshake use.
 //
 // # Use
 //
-//	codec, err := framing.ByName("json")        // or "storable"
+//	codec, err := framing.ByName("cbor")        // or "json", "storable"
 //	dec := framing.NewDecoder(codec, framing.Limits{})
 //	m, n, err := dec.Next(buf)                  // see Decoder.Next
 //	port := m.Port()                            // zero-copy
@@ -17,23 +23,27 @@
 //
 // # Value model
 //
-// Args returns, and AppendMessage accepts, these Go values. Decoded values
-// never alias the frame.
+// Args returns, and AppendMessage accepts, these Go values
+// (docs/framing.md section 4; cbor details at Message.Args and
+// AppendCBOR). Decoded values never alias the frame.
 //
-//	nil             JSON null; storable undef (SX_UNDEF, SX_SV_UNDEF, SX_SVUNDEF_ELEM)
+//	nil             JSON null; storable undef (SX_UNDEF, SX_SV_UNDEF, SX_SVUNDEF_ELEM);
+//	                CBOR null and undefined
 //	string          text, always valid UTF-8: JSON strings; storable SX_UTF8STR and
-//	                SX_LUTF8STR; storable byte strings (SX_SCALAR, SX_LSCALAR)
+//	                SX_LUTF8STR; CBOR text strings; storable and CBOR byte strings
 //	                whose bytes are all ASCII
-//	[]byte          storable byte strings with a byte >= 0x80: a Perl byte string,
-//	                binary data or Latin-1 text (see Text and Bytes)
-//	Number          JSON numbers, as their literal (any size, 1e400 included)
-//	int64           storable integers (SX_BYTE, SX_NETINT); Perl sends larger
-//	                integers and all doubles in storable as decimal strings
-//	bool            JSON true/false; in storable only the relay of JSON booleans
-//	                (JSON::PP::Boolean / JSON::XS::Boolean objects, see below)
+//	[]byte          storable and CBOR byte strings with a byte >= 0x80: a Perl byte
+//	                string, binary data or Latin-1 text (see Text and Bytes)
+//	Number          JSON numbers, as their literal (any size, 1e400 included); CBOR
+//	                floats and integers beyond 64 bits
+//	int64           storable integers (SX_BYTE, SX_NETINT), CBOR integers; Perl sends
+//	                larger integers and all doubles in storable as decimal strings
+//	bool            JSON and CBOR true/false; in storable only the relay of JSON
+//	                booleans (JSON::PP::Boolean / JSON::XS::Boolean objects, see below)
 //	[]any           arrays (never nil when decoded; [] gives []any{})
-//	map[string]any  JSON objects, storable hashes; keys are UTF-8 text (byte-string
-//	                keys are Latin-1 and converted); duplicate JSON keys: last wins
+//	map[string]any  JSON objects, storable hashes, CBOR maps; keys are UTF-8 text
+//	                (byte-string keys are Latin-1 and converted); duplicate keys:
+//	                last wins
 //
 // Perl does not distinguish these types the way Go does: the same Perl
 // string "5" may arrive as Number "5", int64 5 or string "5" depending on
@@ -63,16 +73,17 @@
 //     for binary data). JSON output is compact and escaped like JSON::XS
 //     (\" \\ \n \t \b \f \r, other controls as \u00xx, everything else raw
 //     UTF-8); lone surrogates cannot occur.
-//   - []byte is a Perl byte string: in storable SX_SCALAR with the bytes as
-//     they are, in JSON each byte as the character U+0000..U+00FF, as
-//     JSON::XS writes a byte string.
-//   - bool is written as Perl's own true/false, the strings "1" and "" (the
-//     spec advises against JSON true/false, which become objects in Perl).
+//   - []byte is a Perl byte string: in storable SX_SCALAR and in CBOR a byte
+//     string with the bytes as they are, in JSON each byte as the character
+//     U+0000..U+00FF, as JSON::XS writes a byte string.
+//   - bool is written as Perl's own true/false, the strings "1" and ""
+//     (JSON true/false become objects in Perl, docs/framing.md section 1).
 //   - integers: JSON decimal; storable SX_BYTE, SX_NETINT or, beyond 32
-//     bits, a decimal string, like nfreeze.
+//     bits, a decimal string, like nfreeze; CBOR the shortest head.
 //   - floats: NaN and ±Inf are ErrInvalidValue; integral values below 2^53
 //     are written as integers, others in the shortest form that round-trips
-//     (a string in storable, as Perl writes doubles).
+//     (a string in storable, as Perl writes doubles; float32 or float64 in
+//     CBOR).
 //   - Number must be JSON number syntax; JSON writes the literal, storable an
 //     integer opcode when it is an integer (or integral double) that fits,
 //     else the literal as a string.
@@ -82,8 +93,11 @@
 //
 // # Errors
 //
-// Decoding errors are *Error values wrapping ErrSyntax, ErrMalformed,
-// ErrNotArray, ErrUnsupported, ErrTooDeep or ErrFrameTooLarge; any of them
-// means the connection must be failed. Nothing in this package panics on
-// any input.
+// Decoding errors are *Error values naming the framing and wrapping one of
+// the same sentinels for every framing: ErrMalformed, ErrUnsupported,
+// ErrNotArray, ErrTooDeep or ErrFrameTooLarge (the limits:
+// docs/framing.md section 5); any of them means the connection must be
+// failed. Nothing in this package panics on any input. Where we accept or
+// reject differently from Perl's own codecs on purpose, docs/framing.md
+// section 6 lists it.
 package framing

@@ -17,7 +17,7 @@ var fallbackJSON = sonic.Config{
 }.Froze()
 
 // normalize converts a value of a type outside the value model into the
-// value model, so that both framings write it the same way:
+// value model, so that every framing writes it the same way:
 //
 //   - named basic types, pointers, interfaces, typed slices, arrays and
 //     string-keyed maps are converted with reflection;
@@ -110,7 +110,7 @@ func viaJSON(framing string, v any) (any, error) {
 	d := NewDecoder(JSON, Limits{MaxFrameSize: len(buf), MaxDepth: encodeMaxDepth + 1})
 	m, n, err := d.Next(buf)
 	if err == nil && n != len(buf) {
-		err = newError("json", int64(n), ErrSyntax, "incomplete JSON")
+		err = newError("json", int64(n), ErrMalformed, "incomplete JSON")
 	}
 	if err != nil {
 		sentinel := ErrInvalidValue

@@ -5,34 +5,45 @@ import (
 	"strconv"
 )
 
-// Sentinel errors. Every error returned by this package wraps exactly one
-// of them (use errors.Is); decoding errors are *Error values that also
-// carry the framing, the stream offset and a detail text (use errors.As).
+// Sentinel errors, the same for every framing. Every error returned by
+// this package wraps exactly one of them (use errors.Is); decoding errors
+// are *Error values that also carry the framing's name, the stream offset
+// and a detail text (use errors.As).
 //
 // A decoding error means the peer sent bytes that are not a valid message
 // stream: the connection has to be failed. Decoders keep returning the same
-// error afterwards.
+// error afterwards. docs/framing.md section 5 gives the limits.
 var (
-	// ErrFrameTooLarge: a frame (a JSON text, or a storable image as
-	// announced by its length prefix) exceeds Limits.MaxFrameSize. Reported
-	// as soon as the size is known, before the rest is buffered.
-	ErrFrameTooLarge = errors.New("framing: frame too large")
-	// ErrTooDeep: arrays/objects (hashes) nest deeper than Limits.MaxDepth
-	// (decoding) or 512 (encoding). The message array counts as one level.
-	ErrTooDeep = errors.New("framing: nesting too deep")
-	// ErrSyntax: the bytes are not valid JSON (including invalid UTF-8,
-	// lone surrogate escapes and anything but whitespace between texts).
-	ErrSyntax = errors.New("framing: invalid JSON")
-	// ErrMalformed: the bytes are not a well-formed storable frame
-	// (length prefix, header, truncation, counts, tags, trailing bytes).
-	ErrMalformed = errors.New("framing: malformed storable frame")
+	// ErrMalformed: the bytes are not a well-formed frame of the framing.
+	// json: not JSON (RFC 8259 grammar, UTF-8 as JSON::XS checks it, lone
+	// surrogate escapes, anything but whitespace between texts). storable:
+	// not an nfreeze image (length prefix, header, truncation, counts,
+	// tags, unknown opcodes, trailing bytes). cbor: not well-formed CBOR
+	// (RFC 8949 section 3 and appendix F: reserved additional information,
+	// a misplaced break, a bad indefinite-length string chunk, an
+	// indefinite-length integer or tag, a two-byte simple value below 32).
+	ErrMalformed = errors.New("framing: malformed frame")
+	// ErrUnsupported: a well-formed frame holding something that has no
+	// place in AEMP messages. storable: valid Storable opcodes for blessed
+	// objects, code, tied containers, hooks, weak or scalar references,
+	// native numbers, ... cbor: a tag other than 55799 (self-described
+	// CBOR, which is skipped), a simple value other than false, true, null
+	// and undefined, an array or map as a map key. Its *Error has Opcode
+	// set (the storable opcode, or the CBOR item's initial byte).
+	ErrUnsupported = errors.New("framing: unsupported item")
 	// ErrNotArray: a well-formed top-level value that is not an array
 	// (every AEMP message is an array [PORT, ARGS...]).
 	ErrNotArray = errors.New("framing: message is not an array")
-	// ErrUnsupported: a storable opcode that is valid Storable but has no
-	// place in AEMP messages (blessed objects, code, tied, hooks, weak or
-	// scalar references, native numbers, ...). Its *Error has Opcode set.
-	ErrUnsupported = errors.New("framing: unsupported storable opcode")
+	// ErrFrameTooLarge: a frame exceeds Limits.MaxFrameSize (a JSON text
+	// or the whitespace between texts, a storable image as announced by
+	// its length prefix, a CBOR item as far as its declared lengths and
+	// counts show). Reported as soon as the size is known, before the
+	// rest is buffered.
+	ErrFrameTooLarge = errors.New("framing: frame too large")
+	// ErrTooDeep: arrays and maps (objects, hashes) nest deeper than
+	// Limits.MaxDepth (decoding) or 512 (encoding). The message array
+	// counts as one level.
+	ErrTooDeep = errors.New("framing: nesting too deep")
 	// ErrInvalidValue: AppendMessage was given a value that must not be
 	// sent: NaN or infinity, a string that is not valid UTF-8, a malformed
 	// Number, a map key that is not a string, a type that cannot be
@@ -46,16 +57,18 @@ var (
 // Error describes a decoding (or encoding) failure in detail. Its Unwrap
 // returns one of the sentinel errors above.
 type Error struct {
-	// Framing is "json" or "storable".
+	// Framing names the framing: "json", "storable" or "cbor" (for
+	// ErrUnknownFraming the name that was asked for).
 	Framing string
 	// Offset is the byte offset in the stream (counted from the first byte
 	// the decoder was given, or from its last Reset) where the problem was
 	// found; -1 for encoding errors.
 	Offset int64
-	// Opcode is the offending storable opcode for ErrUnsupported and
-	// unknown-opcode errors, else -1.
+	// Opcode is the offending storable opcode or CBOR initial byte where
+	// one is to blame (ErrUnsupported, unknown opcodes, malformed CBOR
+	// heads), else -1.
 	Opcode int
-	// Err is the sentinel error (ErrSyntax, ErrFrameTooLarge, ...).
+	// Err is the sentinel error (ErrMalformed, ErrFrameTooLarge, ...).
 	Err error
 	// Detail says what exactly was wrong, e.g. "raw control character in
 	// string".

@@ -120,7 +120,7 @@ type jsonReader struct {
 }
 
 func (r *jsonReader) err() error {
-	return newError("json", int64(r.i), ErrSyntax, "malformed JSON in a validated frame")
+	return newError("json", int64(r.i), ErrMalformed, "malformed JSON in a validated frame")
 }
 
 // value decodes the value at r.i (after optional whitespace).

@@ -186,7 +186,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				i++
 				s.state = jsEsc
 			case c < 0x20:
-				return 0, d.jsonErr(i, ErrSyntax, "raw control character in string")
+				return 0, d.jsonErr(i, ErrMalformed, "raw control character in string")
 			default:
 				need, lo := 0, byte(0x80)
 				switch {
@@ -201,16 +201,16 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				case c >= 0xf1 && c <= 0xf4: // F4 90..BF: above U+10FFFF, accepted like JSON::XS
 					need = 3
 				default:
-					return 0, d.jsonErr(i, ErrSyntax, "invalid UTF-8")
+					return 0, d.jsonErr(i, ErrMalformed, "invalid UTF-8")
 				}
 				i++
 				if i+need <= n {
 					if b[i] < lo || b[i] > 0xbf {
-						return 0, d.jsonErr(i, ErrSyntax, "invalid UTF-8")
+						return 0, d.jsonErr(i, ErrMalformed, "invalid UTF-8")
 					}
 					for k := 1; k < need; k++ {
 						if b[i+k]&0xc0 != 0x80 {
-							return 0, d.jsonErr(i+k, ErrSyntax, "invalid UTF-8")
+							return 0, d.jsonErr(i+k, ErrMalformed, "invalid UTF-8")
 						}
 					}
 					i += need
@@ -232,7 +232,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				}
 			case ']', '}':
 				if (c == '}') != s.isObject() {
-					return 0, d.jsonErr(i, ErrSyntax, "mismatched "+string(rune(c)))
+					return 0, d.jsonErr(i, ErrMalformed, "mismatched "+string(rune(c)))
 				}
 				i++
 				s.depth--
@@ -240,7 +240,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 					return i, nil
 				}
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, "expected , or a closing bracket, got "+quoteByte(c))
+				return 0, d.jsonErr(i, ErrMalformed, "expected , or a closing bracket, got "+quoteByte(c))
 			}
 		case jsValue, jsArrFirst:
 			switch c {
@@ -266,7 +266,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				}
 			case ']':
 				if s.state != jsArrFirst {
-					return 0, d.jsonErr(i, ErrSyntax, "trailing comma")
+					return 0, d.jsonErr(i, ErrMalformed, "trailing comma")
 				}
 				i++
 				s.depth--
@@ -293,7 +293,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				i++
 				s.lit, s.state = "ull", jsLit
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, valueErrDetail(c))
+				return 0, d.jsonErr(i, ErrMalformed, valueErrDetail(c))
 			}
 		case jsObjFirst, jsObjKey:
 			switch c {
@@ -305,7 +305,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				s.state = jsStr
 			case '}':
 				if s.state != jsObjFirst {
-					return 0, d.jsonErr(i, ErrSyntax, "trailing comma")
+					return 0, d.jsonErr(i, ErrMalformed, "trailing comma")
 				}
 				i++
 				s.depth--
@@ -314,7 +314,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 					return i, nil
 				}
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, "expected an object key, got "+quoteByte(c))
+				return 0, d.jsonErr(i, ErrMalformed, "expected an object key, got "+quoteByte(c))
 			}
 		case jsColon:
 			switch c {
@@ -324,7 +324,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				i++
 				s.state = jsValue
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, "expected :, got "+quoteByte(c))
+				return 0, d.jsonErr(i, ErrMalformed, "expected :, got "+quoteByte(c))
 			}
 		case jsEsc:
 			switch c {
@@ -334,13 +334,13 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				s.hex, s.nhex = 0, 0
 				s.state = jsHex
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, "illegal escape \\"+quoteByte(c))
+				return 0, d.jsonErr(i, ErrMalformed, "illegal escape \\"+quoteByte(c))
 			}
 			i++
 		case jsHex:
 			h := unhex(c)
 			if h < 0 {
-				return 0, d.jsonErr(i, ErrSyntax, "illegal \\u escape")
+				return 0, d.jsonErr(i, ErrMalformed, "illegal \\u escape")
 			}
 			i++
 			s.hex = s.hex<<4 | uint32(h)
@@ -352,7 +352,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 			switch {
 			case s.high:
 				if r < 0xdc00 || r > 0xdfff {
-					return 0, d.jsonErr(i-6, ErrSyntax, "lone surrogate escape")
+					return 0, d.jsonErr(i-6, ErrMalformed, "lone surrogate escape")
 				}
 				s.high = false
 				s.state = jsStr
@@ -360,7 +360,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				s.high = true
 				s.state = jsLowBS
 			case r >= 0xdc00 && r <= 0xdfff:
-				return 0, d.jsonErr(i-6, ErrSyntax, "lone surrogate escape")
+				return 0, d.jsonErr(i-6, ErrMalformed, "lone surrogate escape")
 			default:
 				s.state = jsStr
 			}
@@ -370,7 +370,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				want = 'u'
 			}
 			if c != want {
-				return 0, d.jsonErr(i, ErrSyntax, "lone surrogate escape")
+				return 0, d.jsonErr(i, ErrMalformed, "lone surrogate escape")
 			}
 			i++
 			if s.state == jsLowBS {
@@ -381,7 +381,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 			}
 		case jsUTF8:
 			if c < s.lo || c > s.hi {
-				return 0, d.jsonErr(i, ErrSyntax, "invalid UTF-8")
+				return 0, d.jsonErr(i, ErrMalformed, "invalid UTF-8")
 			}
 			i++
 			s.lo = 0x80
@@ -396,13 +396,13 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 			case isDigit(c):
 				s.state = jsInt
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, valueErrDetail(c))
+				return 0, d.jsonErr(i, ErrMalformed, valueErrDetail(c))
 			}
 			i++
 		case jsZero, jsInt, jsFrac, jsExpDigits:
 			for i < n && isDigit(b[i]) {
 				if s.state == jsZero {
-					return 0, d.jsonErr(i, ErrSyntax, "leading zero")
+					return 0, d.jsonErr(i, ErrMalformed, "leading zero")
 				}
 				i++
 			}
@@ -422,7 +422,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 			}
 		case jsDot:
 			if !isDigit(c) {
-				return 0, d.jsonErr(i, ErrSyntax, "digit expected after decimal point")
+				return 0, d.jsonErr(i, ErrMalformed, "digit expected after decimal point")
 			}
 			i++
 			s.state = jsFrac
@@ -433,18 +433,18 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 			case isDigit(c):
 				s.state = jsExpDigits
 			default:
-				return 0, d.jsonErr(i, ErrSyntax, "digit expected in exponent")
+				return 0, d.jsonErr(i, ErrMalformed, "digit expected in exponent")
 			}
 			i++
 		case jsExpSign:
 			if !isDigit(c) {
-				return 0, d.jsonErr(i, ErrSyntax, "digit expected in exponent")
+				return 0, d.jsonErr(i, ErrMalformed, "digit expected in exponent")
 			}
 			i++
 			s.state = jsExpDigits
 		case jsLit:
 			if c != s.lit[0] {
-				return 0, d.jsonErr(i, ErrSyntax, "invalid literal")
+				return 0, d.jsonErr(i, ErrMalformed, "invalid literal")
 			}
 			i++
 			s.lit = s.lit[1:]
@@ -452,7 +452,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 				s.state = jsAfter
 			}
 		default: // jsBetween cannot occur inside a text
-			return 0, d.jsonErr(i, ErrSyntax, "internal scanner state")
+			return 0, d.jsonErr(i, ErrMalformed, "internal scanner state")
 		}
 	}
 	s.pos = i
@@ -500,7 +500,7 @@ func (d *Decoder) betweenErr(i int, c byte) error {
 	default:
 		detail = "garbage between texts: " + quoteByte(c)
 	}
-	return d.jsonErr(i, ErrSyntax, detail)
+	return d.jsonErr(i, ErrMalformed, detail)
 }
 
 func valueErrDetail(c byte) string {

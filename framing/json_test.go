@@ -37,8 +37,8 @@ func checkJSONCase(t *testing.T, c jsonCase, how string, r feedResult) {
 			t.Fatalf("%s: err %v, want ErrNotArray", how, r.err)
 		}
 	case "json":
-		if !errors.Is(r.err, ErrSyntax) && !errors.Is(r.err, ErrTooDeep) {
-			t.Fatalf("%s: err %v, want ErrSyntax or ErrTooDeep", how, r.err)
+		if !errors.Is(r.err, ErrMalformed) && !errors.Is(r.err, ErrTooDeep) {
+			t.Fatalf("%s: err %v, want ErrMalformed or ErrTooDeep", how, r.err)
 		}
 	default:
 		t.Fatalf("unknown error kind %q", c.errKind)
@@ -297,8 +297,8 @@ func TestJSONSyntaxErrors(t *testing.T) {
 		if !errors.As(r.err, &e) || e.Framing != "json" || e.Offset < 0 {
 			t.Errorf("%q: error %#v", s, r.err)
 		}
-		if !errors.Is(r.err, ErrSyntax) {
-			t.Errorf("%q: %v is not ErrSyntax", s, r.err)
+		if !errors.Is(r.err, ErrMalformed) {
+			t.Errorf("%q: %v is not ErrMalformed", s, r.err)
 		}
 		rb := feed(t, JSON, Limits{}, bytewise([]byte(s)))
 		if err := sameResult(r, rb); err != nil {
@@ -458,21 +458,6 @@ func TestEncodeInvalid(t *testing.T) {
 		if r := feed(t, codec, Limits{}, whole(out)); r.err != nil {
 			t.Errorf("%s: depth 512 does not decode: %v", codec.Name(), r.err)
 		}
-	}
-}
-
-func TestByName(t *testing.T) {
-	for _, n := range Names() {
-		c, err := ByName(n)
-		if err != nil || c.Name() != n {
-			t.Fatalf("%s: %v %v", n, c, err)
-		}
-		if NewDecoder(c, Limits{}).Framing() != n {
-			t.Fatalf("%s: decoder framing", n)
-		}
-	}
-	if _, err := ByName("msgpack"); !errors.Is(err, ErrUnknownFraming) {
-		t.Fatalf("msgpack: %v", err)
 	}
 }
 

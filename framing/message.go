@@ -45,17 +45,7 @@ var (
 func (m *Message) Valid() bool { return m.kind != 0 }
 
 // Framing returns "json", "storable" or "cbor" ("" for the zero Message).
-func (m *Message) Framing() string {
-	switch m.kind {
-	case kindJSON:
-		return "json"
-	case kindStorable:
-		return "storable"
-	case kindCBOR:
-		return "cbor"
-	}
-	return ""
-}
+func (m *Message) Framing() string { return kindName(m.kind) }
 
 // Port returns the destination port name (element 0) without decoding the
 // arguments and, in the usual case, without copying: the slice points into
@@ -81,7 +71,8 @@ func (m *Message) PortString() string { return string(m.port) }
 func (m *Message) Routable() bool { return m.flags&flagRoutable != 0 }
 
 // Raw returns the frame exactly as it arrived: the JSON text (without
-// surrounding whitespace), or the storable BER length prefix and image.
+// surrounding whitespace), the storable BER length prefix and image, or
+// the CBOR item.
 // The caller must not modify it; it is valid as long as the Message is.
 func (m *Message) Raw() []byte { return m.raw }
 

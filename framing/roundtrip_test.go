@@ -94,10 +94,10 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestMessageNoAlias checks that decoded values survive the read buffer
-// being reused, for both framings.
+// being reused, for every framing.
 func TestMessageNoAlias(t *testing.T) {
 	args := []any{"str", []byte("b\xff"), map[string]any{"key": "val", "ü": []any{"x"}}, Number("1")}
-	for _, codec := range []Codec{JSON, Storable} {
+	for _, codec := range All() {
 		frame, err := codec.AppendMessage(nil, "port", args)
 		if err != nil {
 			t.Fatal(err)

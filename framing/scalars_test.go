@@ -27,11 +27,11 @@ func perlLength(v any) (int, bool) {
 }
 
 // TestScalarArgs compares the quick walk with full decoding on random
-// messages of scalars in both framings.
+// messages of scalars in every framing.
 func TestScalarArgs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	strs := []string{"", "report", "x", "ü", "a\"b", "tab\there", "€uro", "😀", "\u2028", "plain text"}
-	for _, codec := range []Codec{JSON, Storable} {
+	for _, codec := range All() {
 		for iter := 0; iter < 3000; iter++ {
 			nargs := rng.IntN(5)
 			args := make([]any, nargs)

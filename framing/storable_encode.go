@@ -14,7 +14,7 @@ const storableMinor = 11
 // AppendStorable appends the storable frame of the message [port,
 // args...] to dst: the BER length prefix, then the nfreeze image (header 05
 // 0b, root SX_ARRAY), written byte for byte as Perl's Storable would for
-// the same data (framing.md 3.6), with hash keys sorted. On error dst is
+// the same data (docs/framing.md section 2), with hash keys sorted. On error dst is
 // returned unchanged, with an error wrapping ErrInvalidValue or
 // ErrTooDeep. See the package documentation for the Go value mapping.
 func AppendStorable(dst []byte, port string, args []any) ([]byte, error) {

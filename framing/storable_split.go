@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Storable opcodes (framing.md 3.3).
+// Storable opcodes (docs/framing.md section 2).
 const (
 	sxObject      = 0x00
 	sxLScalar     = 0x01

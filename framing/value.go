@@ -9,8 +9,9 @@ import (
 // wrote it ("42", "-9223372036854775808", "18446744073709551615", "1e+20",
 // "1e400", "123456789012345678901234567890"), so that no precision is lost
 // and no number fails to decode. AppendMessage writes a Number back as its
-// literal (json) or as Perl's Storable would write the number (storable);
-// it must be valid JSON number syntax.
+// literal (json), as Perl's Storable would write the number (storable) or
+// as CBOR::XS would write the number JSON::XS reads from it (cbor); it must
+// be valid JSON number syntax. CBOR floats decode to a Number too.
 type Number string
 
 // String returns the literal.
@@ -79,7 +80,7 @@ func validNumber(s string) bool {
 }
 
 // Text returns the string value of a decoded scalar the way Perl would see
-// it: a string as is; a []byte (storable byte string) as Latin-1 converted
+// it: a string as is; a []byte (storable or CBOR byte string) as Latin-1 converted
 // to UTF-8; a Number as its literal; an int64 in decimal; a bool as "1" or
 // "". ok is false for nil, arrays and maps.
 func Text(v any) (s string, ok bool) {

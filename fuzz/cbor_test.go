@@ -95,7 +95,7 @@ func FuzzCBORDecode(f *testing.F) {
 				t.Fatalf("bytewise: %v", err)
 			}
 		}
-		if ref.err != nil && !errors.Is(ref.err, framing.ErrCBORMalformed) && !errors.Is(ref.err, framing.ErrCBORUnsupported) &&
+		if ref.err != nil && !errors.Is(ref.err, framing.ErrMalformed) && !errors.Is(ref.err, framing.ErrUnsupported) &&
 			!errors.Is(ref.err, framing.ErrNotArray) && !errors.Is(ref.err, framing.ErrTooDeep) &&
 			!errors.Is(ref.err, framing.ErrFrameTooLarge) {
 			t.Fatalf("unexpected error kind: %v", ref.err)

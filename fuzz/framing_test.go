@@ -217,7 +217,7 @@ func FuzzJSONSplit(f *testing.F) {
 				t.Fatalf("yielded invalid JSON %q", raw)
 			}
 		}
-		if ref.err != nil && !errors.Is(ref.err, framing.ErrSyntax) && !errors.Is(ref.err, framing.ErrNotArray) &&
+		if ref.err != nil && !errors.Is(ref.err, framing.ErrMalformed) && !errors.Is(ref.err, framing.ErrNotArray) &&
 			!errors.Is(ref.err, framing.ErrTooDeep) && !errors.Is(ref.err, framing.ErrFrameTooLarge) {
 			t.Fatalf("unexpected error kind: %v", ref.err)
 		}
