@@ -153,9 +153,13 @@ type rawPeer struct {
 	res  *handshake.Result
 }
 
-// dialRaw connects to addr and completes a handshake as node id.
+// dialRaw connects to addr and completes a handshake as node id, offering
+// framings (default json: the raw peers read and write json).
 func dialRaw(t *testing.T, addr, id, secret string, framings ...string) (*rawPeer, error) {
 	t.Helper()
+	if len(framings) == 0 {
+		framings = []string{"json"}
+	}
 	return dialRawWith(t, addr, handshake.Options{NodeID: id, Secret: []byte(secret), Framings: framings})
 }
 
@@ -263,10 +267,11 @@ func mustf(t *testing.T, err error, f string, a ...any) {
 	}
 }
 
-// acceptRaw completes the handshake on an accepted socket as node id.
+// acceptRaw completes the handshake on an accepted socket as node id,
+// offering json.
 func acceptRaw(t *testing.T, c net.Conn, id, secret string) *rawPeer {
 	t.Helper()
-	cfg, err := handshake.NewConfig(handshake.Options{NodeID: id, Secret: []byte(secret)})
+	cfg, err := handshake.NewConfig(handshake.Options{NodeID: id, Secret: []byte(secret), Framings: []string{"json"}})
 	mustf(t, err, "config")
 	hs, err := handshake.New(cfg, handshake.ConnInfo{PeerAddr: c.RemoteAddr().String()})
 	mustf(t, err, "handshake")

@@ -424,7 +424,7 @@ func TestNodePortKillAndCan(t *testing.T) {
 		t.Fatalf("remote kill to a 2.x peer: %s", got)
 	}
 	p1, err := dialRawWith(t, srv.Addrs()[0], handshake.Options{NodeID: "perl1", Secret: []byte("test-secret"),
-		AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x}) // MD6 only: a 1.x peer
+		AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x, Framings: handshake.Framings1x}) // MD6 only: a 1.x peer
 	mustf(t, err, "handshake")
 	defer p1.conn.Close()
 	srv.waitEvent(t, "perl1", true, 2*time.Second)

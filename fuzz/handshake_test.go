@@ -82,7 +82,8 @@ func hsMachine(t testing.TB, id string, tls bool, seed uint64) *handshake.Handsh
 // default (MD6), 2 A like 2.02 and B default, both listing cbor first
 // (SHA3, cbor), 3 both like 1.30 (MD6).
 func hsProfile(p, side int) handshake.Options {
-	like1x := handshake.Options{AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x, NoProtoKeys: true, Provider: "AE-1.30"}
+	like1x := handshake.Options{AuthOffer: handshake.AuthOffer1x, AuthAccept: handshake.AuthAccept1x, NoProtoKeys: true, Provider: "AE-1.30",
+		Framings: handshake.Framings1x}
 	like2x := handshake.Options{AuthOffer: handshake.AuthOffer2x, AuthAccept: handshake.AuthAccept2x, Provider: "AE-2.02",
 		Framings: []string{"cbor", "json", "storable"}}
 	switch {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aemp-go/aemp/framing"
 )
 
 // The default lists of each AnyEvent::MP generation, for configuring a node
@@ -20,6 +22,9 @@ var (
 	AuthAccept1x = []string{AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
 	AuthOffer2x  = []string{AuthTLSSHA3, AuthHMACSHA3}
 	AuthAccept2x = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSAnon, AuthClear}
+	// Framings1x is AnyEvent::MP 1.30's framing list; 2.x's is the same as
+	// DefaultFramings.
+	Framings1x = []string{"json", "storable"}
 )
 
 // Defaults. They let one node authenticate with both generations, chosen
@@ -31,14 +36,13 @@ var (
 var (
 	DefaultAuthOffer  = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSMD6, AuthHMACMD6}
 	DefaultAuthAccept = []string{AuthTLSSHA3, AuthHMACSHA3, AuthTLSMD6, AuthHMACMD6, AuthTLSAnon, AuthClear}
-	// DefaultFramings is AnyEvent::MP 1.30's list, which every aemp-go node
-	// can decode. It stays the default; a caller that implements cbor
-	// passes Framings explicitly, e.g. {"json", "cbor", "storable"}. Our
-	// order is our receive preference: a peer sends the first entry of OUR
-	// list that it supports (a 2.x peer sends json with that list, cbor if
-	// cbor comes first; a 1.x peer skips cbor). We send the first entry of
-	// the PEER's list that is in ours (2.x lists cbor first).
-	DefaultFramings = []string{"json", "storable"}
+	// DefaultFramings is aemp-go's one default preference order,
+	// framing.DefaultOrder (cbor, json, storable): the framings every
+	// aemp-go node implements. Our order is our receive preference: a
+	// peer sends the first entry of OUR list that it supports (a 2.x peer
+	// cbor, a 1.x peer, which skips cbor, json). We send the first entry
+	// of the PEER's list that is in ours (2.x lists cbor first).
+	DefaultFramings = framing.DefaultOrder()
 	// DefaultProtoKeys are the greeting pairs AnyEvent::MP 2.x sends and
 	// nothing reads (docs/protocol.md section 2.2); 1.x ignores unknown
 	// keys. Sent unless Options.NoProtoKeys; a key also given in

@@ -102,8 +102,8 @@
 //
 // # Framings
 //
-// Framing names are opaque here. DefaultFramings ("json,storable", 1.30's
-// list) is what every aemp-go node decodes; a caller that implements cbor
-// (2.x's first choice) passes its list explicitly, e.g. json,cbor,storable.
+// Framing names are opaque here: a caller may offer any list.
+// DefaultFramings is the framing package's default order (cbor, json,
+// storable), what every aemp-go node decodes; Framings1x is 1.30's list.
 // Each side sends the first entry of the PEER's list that is in its own.
 package handshake

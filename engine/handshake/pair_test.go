@@ -19,7 +19,7 @@ func TestStartGreeting(t *testing.T) {
 	l2, rest, _ := strings.Cut(rest, "\n")
 	// Both generations' methods, SHA3 first; mproto from the defaults,
 	// gproto overridden by Extra.
-	want := "aemp;1;goA;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;" +
+	want := "aemp;1;goA;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;cbor,json,storable;" +
 		"provider=aemp-go-0.1;peeraddr=[::1]:4040;tls=1.0;mproto=1;gproto=1.1;flag;dataconn_id=b@node"
 	if l1 != want || rest != "" {
 		t.Fatalf("greeting 1\n got %q\nwant %q (rest %q)", l1, want, rest)
@@ -35,7 +35,7 @@ func TestStartGreeting(t *testing.T) {
 	}
 	// Round trip through our parser.
 	g := ParseGreeting(l1)
-	if g.NodeID != "goA" || g.Version != "1" || len(g.Auths) != 6 || g.Framings[1] != "storable" {
+	if g.NodeID != "goA" || g.Version != "1" || len(g.Auths) != 6 || !slices.Equal(g.Framings, DefaultFramings) {
 		t.Fatalf("parsed %+v", g)
 	}
 	if v, ok := g.Value("flag"); !ok || v != "" || !g.Pairs[5].NoValue {
@@ -51,13 +51,13 @@ func TestStartGreeting(t *testing.T) {
 	}
 	// Plain defaults: what a 2.x node sends, plus the MD6 methods.
 	h3 := mustNew(t, mustConfig(t, Options{NodeID: "goB", Secret: []byte("s")}), ConnInfo{PeerAddr: "127.0.0.1:4040"})
-	if want := "aemp;1;goB;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;" +
+	if want := "aemp;1;goB;tls_sha3_512,hmac_sha3_512,tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;cbor,json,storable;" +
 		"provider=aemp-go;peeraddr=127.0.0.1:4040;mproto=1;gproto=1"; h3.lg1 != want {
 		t.Fatalf("default greeting\n got %q\nwant %q", h3.lg1, want)
 	}
 	// NoProtoKeys, and a per-connection override of a default key.
 	c4 := mustConfig(t, Options{NodeID: "goC", Secret: []byte("s"), NoProtoKeys: true, AuthAccept: AuthAccept1x})
-	if want := "aemp;1;goC;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;json,storable;provider=aemp-go"; mustNew(t, c4, ConnInfo{}).lg1 != want {
+	if want := "aemp;1;goC;tls_md6_64_256,hmac_md6_64_256,tls_anon,cleartext;cbor,json,storable;provider=aemp-go"; mustNew(t, c4, ConnInfo{}).lg1 != want {
 		t.Fatalf("NoProtoKeys greeting %q", mustNew(t, c4, ConnInfo{}).lg1)
 	}
 	h5 := mustNew(t, mustConfig(t, Options{NodeID: "goD", Secret: []byte("s")}), ConnInfo{Extra: []KV{{Key: "mproto", Value: "2"}}})
@@ -77,10 +77,12 @@ type pairCase struct {
 }
 
 // like1x and like2x configure o the way AnyEvent::MP 1.30 / 2.02 are by
-// default (auth lists unless set, provider, 2.x's extra greeting keys).
+// default (auth and framing lists unless set, provider, 2.x's extra
+// greeting keys; 2.02's framing list is our default).
 func like1x(o Options) Options {
 	o.AuthOffer = orList(o.AuthOffer, AuthOffer1x)
 	o.AuthAccept = orList(o.AuthAccept, AuthAccept1x)
+	o.Framings = orList(o.Framings, Framings1x)
 	o.NoProtoKeys, o.Provider = true, "AE-1.30"
 	return o
 }
@@ -126,8 +128,8 @@ func pairCases() []pairCase {
 			wantA: AuthTLSAnon, wantB: AuthTLSAnon, sendA: "storable", sendB: "json", tls: true, untrustA: true, untB: true, genA: 1, genB: 1},
 
 		// Defaults on both sides: SHA3.
-		{name: "default/hmac/json", oa: Options{NodeID: "a", Secret: sec}, ob: Options{NodeID: "b", Secret: sec},
-			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "json", genA: 2, genB: 2},
+		{name: "default/hmac/cbor", oa: Options{NodeID: "a", Secret: sec}, ob: Options{NodeID: "b", Secret: sec},
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "cbor", sendB: "cbor", genA: 2, genB: 2},
 		{name: "default/hmac/one-side-tls", oa: Options{NodeID: "a", Secret: sec, TLS: true, Framings: cbor3},
 			ob:    Options{NodeID: "b", Secret: sec, Framings: []string{"json", "cbor"}},
 			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "cbor", genA: 2, genB: 2},
@@ -138,10 +140,10 @@ func pairCases() []pairCase {
 			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "json", sendB: "storable", tls: true, genA: 2, genB: 2},
 		{name: "default/tls_anon", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}},
 			ob:    Options{NodeID: "b", TLS: true},
-			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "json", sendB: "json", tls: true, untB: true, genA: 2, genB: 2},
+			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "cbor", sendB: "cbor", tls: true, untB: true, genA: 2, genB: 2},
 		{name: "default/tls_anon/no-keys", oa: Options{NodeID: "a", TLS: true, AuthOffer: []string{AuthTLSAnon}, NoProtoKeys: true},
 			ob:    Options{NodeID: "b", TLS: true},
-			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "json", sendB: "json", tls: true, untB: true, genA: 2, genB: 1},
+			wantA: AuthTLSSHA3, wantB: AuthTLSAnon, sendA: "cbor", sendB: "cbor", tls: true, untB: true, genA: 2, genB: 1},
 
 		// Both like 2.02.
 		{name: "2x/hmac/cbor", oa: like2x(Options{NodeID: "a", Secret: sec, Framings: cbor3}), ob: like2x(Options{NodeID: "b", Secret: sec, Framings: cbor3}),
@@ -160,12 +162,12 @@ func pairCases() []pairCase {
 		{name: "1x-vs-default/one-side-tls", oa: like1x(Options{NodeID: "a", Secret: sec}), ob: Options{NodeID: "b", TLS: true, Secret: sec},
 			wantA: AuthHMACMD6, wantB: AuthHMACMD6, sendA: "json", sendB: "json", genA: 1, genB: 1},
 		{name: "2x-vs-default/hmac", oa: like2x(Options{NodeID: "a", Secret: sec, Framings: cbor3}), ob: Options{NodeID: "b", Secret: sec},
-			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "json", sendB: "json", genA: 2, genB: 2},
+			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "cbor", sendB: "cbor", genA: 2, genB: 2},
 		{name: "default-vs-2x/hmac/cbor", oa: Options{NodeID: "a", Secret: sec, Framings: []string{"json", "cbor", "storable"}},
 			ob:    like2x(Options{NodeID: "b", Secret: sec, Framings: cbor3}),
 			wantA: AuthHMACSHA3, wantB: AuthHMACSHA3, sendA: "cbor", sendB: "json", genA: 2, genB: 2},
 		{name: "2x-vs-default/tls", oa: like2x(Options{NodeID: "a", TLS: true, Secret: sec}), ob: Options{NodeID: "b", TLS: true, Secret: sec},
-			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "json", sendB: "json", tls: true, genA: 2, genB: 2},
+			wantA: AuthTLSSHA3, wantB: AuthTLSSHA3, sendA: "cbor", sendB: "cbor", tls: true, genA: 2, genB: 2},
 	}
 }
 
@@ -273,7 +275,7 @@ func TestTLSSwitchStopsConsuming(t *testing.T) {
 		t.Fatalf("pending feed %+v %v", st2, err)
 	}
 	out, err := a.TLSUp()
-	if err != nil || !bytes.HasPrefix(out, []byte("tls_sha3_512;")) || !bytes.HasSuffix(out, []byte(";json\n")) || len(out) != len("tls_sha3_512;;json\n")+128 {
+	if err != nil || !bytes.HasPrefix(out, []byte("tls_sha3_512;")) || !bytes.HasSuffix(out, []byte(";cbor\n")) || len(out) != len("tls_sha3_512;;cbor\n")+128 {
 		t.Fatalf("TLSUp %q %v", out, err)
 	}
 	if _, err := a.TLSUp(); err == nil {

@@ -3,6 +3,7 @@ package handshake
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,6 +64,7 @@ func defMachine(t *testing.T, o Options) func() *Handshake {
 
 func TestRejectGreeting(t *testing.T) {
 	sec := Options{Secret: []byte(secret)}
+	sec1x := Options{Secret: []byte(secret), Framings: Framings1x}
 	cases := []struct {
 		name     string
 		o        Options
@@ -96,7 +98,7 @@ func TestRejectGreeting(t *testing.T) {
 		{"tls auth, peer without tls", Options{TLS: true}, "aemp;1;x;tls_md6_64_256;json\nnonce\n", ErrNoCommonAuth,
 			"tls_md6_64_256: no common auth type supported"},
 		{"cleartext never chosen", sec, "aemp;1;x;cleartext;json\nnonce\n", ErrNoCommonAuth, "cleartext: no common auth type supported"},
-		{"no common framing", sec, "aemp;1;x;hmac_md6_64_256;cbor,JSON\nnonce\n", ErrNoCommonFraming, "cbor,JSON: no common framing method supported"},
+		{"no common framing", sec1x, "aemp;1;x;hmac_md6_64_256;cbor,JSON\nnonce\n", ErrNoCommonFraming, "cbor,JSON: no common framing method supported"},
 		{"no framing list", sec, "aemp;1;x;hmac_md6_64_256\nnonce\n", ErrNoCommonFraming, ": no common framing method supported"},
 		{"no secret", Options{}, peerG1 + "\n" + peerG2 + "\n", ErrNoSecret, "unable to handshake TLS and no shared secret configured"},
 		{"no secret, tls only on our side", Options{TLS: true}, peerG1 + "\n" + peerG2 + "\n", ErrNoSecret,
@@ -125,7 +127,7 @@ func TestRejectGreeting(t *testing.T) {
 		{"1.x lists meet 2.02", Options{Secret: []byte(secret), AuthOffer: AuthOffer1x, AuthAccept: AuthAccept1x},
 			peer2G1 + "\n" + peer2G2 + "\n", ErrNoCommonAuth, "tls_sha3_512,hmac_sha3_512,tls_anon,cleartext: no common auth type supported"},
 		{"2.x version 2", sec, "aemp;2;x;hmac_sha3_512;cbor,json;provider=AE-2.02\n", ErrVersion, "version mismatch (we: 1, they: 2)"},
-		{"2.x no common framing", sec, "aemp;1;x;hmac_sha3_512;cbor;mproto=1\nnonce\n", ErrNoCommonFraming, "cbor: no common framing method supported"},
+		{"2.x no common framing", sec1x, "aemp;1;x;hmac_sha3_512;cbor;mproto=1\nnonce\n", ErrNoCommonFraming, "cbor: no common framing method supported"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,7 +225,7 @@ func TestRejectAuthLine(t *testing.T) {
 		{"wrong cleartext", nil, "cleartext;67656865696e;json", ErrAuthFailed, ""},
 		{"tls_anon without tls", nil, "tls_anon;;json", ErrAuthFailed, ""},
 		{"tls_md6 without tls", nil, peerAuth(mk(), AuthTLSMD6, "json"), ErrAuthFailed, ""},
-		{"unusable framing", nil, tokFraming(genuine, "cbor"), ErrFraming, "cbor: unusable remote framing"},
+		{"unusable framing", nil, tokFraming(genuine, "msgpack"), ErrFraming, "msgpack: unusable remote framing"},
 		{"missing framing", nil, tokFraming(genuine, ""), ErrFraming, ": unusable remote framing"},
 		{"framing not ours", &jsonOnly, peerAuth(defMachine(t, jsonOnly)(), AuthHMACMD6, "storable"),
 			ErrFraming, "storable: unusable remote framing"},
@@ -279,6 +281,7 @@ func TestRejectAuthLineSHA3(t *testing.T) {
 	reflected := AuthHMACSHA3 + ";" + string(computeToken(lookupAuth(AuthHMACSHA3), &keys, h.lg1, h.lg2, peer2G1, peer2G2)) + ";json"
 	only2x := Options{Secret: []byte(secret), AuthOffer: AuthOffer2x, AuthAccept: AuthAccept2x}
 	accept1x := Options{Secret: []byte(secret), AuthAccept: AuthAccept1x} // default offer: we send SHA3
+	framings1x := Options{Secret: []byte(secret), Framings: Framings1x}
 	long := strings.Repeat("L", 100)
 	longCfg := Options{Secret: []byte(long)}
 	cases := []struct {
@@ -304,7 +307,8 @@ func TestRejectAuthLineSHA3(t *testing.T) {
 			ErrUnsupportedAuth, "hmac_md6_64_256: fatal, selected unsupported rcv auth method"},
 		{"sha3 to 1.x accept list", &accept1x, genuine, ErrUnsupportedAuth, "hmac_sha3_512: fatal, selected unsupported rcv auth method"},
 		{"tls_sha3 to 1.x accept list", &accept1x, "tls_sha3_512;;json", ErrUnsupportedAuth, "tls_sha3_512: fatal, selected unsupported rcv auth method"},
-		{"cbor not ours", nil, tokFraming(genuine, "cbor"), ErrFraming, "cbor: unusable remote framing"},
+		{"cbor not ours", &framings1x, tokFraming(authFrom(defMachine(t, framings1x)(), peer2G1, peer2G2, secret, AuthHMACSHA3, "json"), "cbor"),
+			ErrFraming, "cbor: unusable remote framing"},
 	}
 	const data = "\x82\x40\x48g_global"
 	for _, c := range cases {
@@ -363,7 +367,7 @@ func TestSHA3InsideTLS(t *testing.T) {
 			t.Fatalf("TLSUp %q %v", out, err)
 		}
 		keys := newSecretKeys(nil)
-		want := "tls_sha3_512;" + string(computeToken(lookupAuth(AuthTLSSHA3), &keys, h.lg1, h.lg2, tlsPeer2G1, peer2G2)) + ";json\n"
+		want := "tls_sha3_512;" + string(computeToken(lookupAuth(AuthTLSSHA3), &keys, h.lg1, h.lg2, tlsPeer2G1, peer2G2)) + ";cbor\n"
 		if string(out) != want {
 			t.Fatalf("TLSUp %q, want %q", out, want)
 		}
@@ -567,7 +571,7 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 	c := mustConfig(t, Options{NodeID: "a%b c", Secret: []byte("s")})
-	if c.NodeID() != "a%b c" || !c.HasSecret() || c.TLS() || c.Timeout() != DefaultTimeout || len(c.Framings()) != 2 {
+	if c.NodeID() != "a%b c" || !c.HasSecret() || c.TLS() || c.Timeout() != DefaultTimeout || !slices.Equal(c.Framings(), DefaultFramings) {
 		t.Fatal("getters")
 	}
 	for _, ci := range []ConnInfo{{PeerAddr: "a;b"}, {Protocol: "aemp-dataconn"}, {Extra: []KV{{Key: "peeraddr"}}}} {

@@ -215,7 +215,7 @@ func TestDefaultMeetsRealPeers(t *testing.T) {
 	}{
 		{loadTranscripts(t)[0], nil, AuthHMACMD6, "json"},
 		{loadTranscripts(t)[1], nil, AuthHMACMD6, "storable"},
-		{loadTranscripts2x(t)[0], nil, AuthHMACSHA3, "json"},
+		{loadTranscripts2x(t)[0], nil, AuthHMACSHA3, "cbor"},
 		{loadTranscripts2x(t)[0], []string{"json", "cbor", "storable"}, AuthHMACSHA3, "cbor"},
 		{loadTranscripts2x(t)[2], []string{"cbor", "json"}, AuthHMACSHA3, "json"}, // that peer lists json,cbor
 		{loadTranscripts2x(t)[1], []string{"json", "cbor"}, AuthHMACSHA3, "json"},
