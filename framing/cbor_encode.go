@@ -19,9 +19,9 @@ import (
 //   - bool is Perl's own true/false, the text strings "1" and "", as in
 //     the other framings; nil is null;
 //   - integers in the shortest head; floats: NaN and ±Inf are
-//     ErrInvalidValue, integral values below 2^53 are integers, others
-//     float32 when that is exact, else float64 (what CBOR::XS writes;
-//     never float16);
+//     ErrInvalidValue, integral values below 2^53 other than -0 are
+//     integers, others float32 when that is exact, else float64 (what
+//     CBOR::XS writes; never float16);
 //   - Number (and json.Number) must be JSON number syntax: integers that
 //     fit int64 or uint64 are integers, larger ones the literal as a text
 //     string (JSON::XS makes a string of them too), other literals the
@@ -81,15 +81,22 @@ func appendCBORString(dst []byte, s string) ([]byte, error) {
 }
 
 // appendCBORFloat writes f as an integer when it is integral and below
-// 2^53, else as float32 if exact, else float64.
+// 2^53 (but not -0, which stays a float), else as float32 if exact, else
+// float64.
 func appendCBORFloat(dst []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, encodeError("cbor", ErrInvalidValue, "NaN or infinity")
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if cborIntegral(f) {
 		return appendCBORInt(dst, int64(f)), nil
 	}
 	return appendCBORRawFloat(dst, f), nil
+}
+
+// cborIntegral reports whether f is written as an integer: integral,
+// below 2^53, not -0.
+func cborIntegral(f float64) bool {
+	return f == math.Trunc(f) && math.Abs(f) < 1<<53 && !(f == 0 && math.Signbit(f))
 }
 
 // appendCBORRawFloat writes f (also ±Inf) as float32 if exact, else
@@ -116,7 +123,7 @@ func appendCBORNumber(dst []byte, s string) ([]byte, error) {
 		return append(appendCBORHead(dst, cborText, uint64(len(s))), s...), nil
 	}
 	f, _ := strconv.ParseFloat(s, 64) // valid syntax: only range errors, f is then ±Inf or 0
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if cborIntegral(f) {
 		return appendCBORInt(dst, int64(f)), nil
 	}
 	return appendCBORRawFloat(dst, f), nil

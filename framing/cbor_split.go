@@ -531,10 +531,11 @@ func float16ToFloat64(h uint16) float64 {
 }
 
 // cborFloatNumber is the Number a CBOR float decodes to: integral values
-// below 2^53 as integers ("1", "-0"), others in the shortest form that
-// round-trips the float64 ("0.1", "1e+20"), like appendJSONFloat; NaN
-// and infinities as Perl prints them ("NaN", "Inf", "-Inf"), which are
-// not JSON numbers and cannot be sent again.
+// below 2^53 as integers ("1"), negative zero as "-0.0" (a double, not
+// the integer 0), others in the shortest form that round-trips the
+// float64 ("0.1", "1e+20"), like appendJSONFloat; NaN and infinities as
+// Perl prints them ("NaN", "Inf", "-Inf"), which are not JSON numbers
+// and cannot be sent again.
 func cborFloatNumber(f float64) Number {
 	switch {
 	case math.IsNaN(f):
@@ -545,7 +546,10 @@ func cborFloatNumber(f float64) Number {
 		return "-Inf"
 	}
 	var buf [32]byte
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	switch {
+	case f == 0 && math.Signbit(f):
+		return "-0.0"
+	case f == math.Trunc(f) && math.Abs(f) < 1<<53:
 		return Number(strconv.AppendFloat(buf[:0], f, 'f', -1, 64))
 	}
 	return Number(strconv.AppendFloat(buf[:0], f, 'g', -1, 64))

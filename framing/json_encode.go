@@ -265,12 +265,16 @@ func appendJSONLatin1(dst []byte, b []byte) []byte {
 }
 
 // appendJSONFloat writes integral values below 2^53 as integers (Perl then
-// holds an integer, as it would for its own 1.0), others in the shortest
-// form that round-trips ("0.1", "1e+20", "1.5e-07"). NaN and infinities
-// are errors: Perl would read them as nothing valid.
+// holds an integer, as it would for its own 1.0), negative zero as
+// "-0.0" (the double -0 for JSON::XS), others in the shortest form that
+// round-trips ("0.1", "1e+20", "1.5e-07"). NaN and infinities are errors:
+// Perl would read them as nothing valid.
 func appendJSONFloat(dst []byte, f float64, bitSize int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, encodeError("json", ErrInvalidValue, "NaN or infinity")
+	}
+	if f == 0 && math.Signbit(f) {
+		return append(dst, "-0.0"...), nil // "-0" is JSON::XS's integer 0
 	}
 	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 		return strconv.AppendFloat(dst, f, 'f', -1, bitSize), nil
