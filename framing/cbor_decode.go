@@ -3,7 +3,6 @@ package framing
 import (
 	"math"
 	"strconv"
-	"unicode/utf8"
 )
 
 // cborArgs decodes the arguments of a cbor message.
@@ -277,10 +276,7 @@ func (r *cborReader) key() (string, error) {
 		if !ok {
 			return "", r.err()
 		}
-		if !utf8.Valid(p) {
-			return string(appendValidUTF8(nil, p)), nil
-		}
-		return string(p), nil
+		return perlText(p), nil
 	case cborSimple:
 		switch c {
 		case cborFalse:
@@ -290,7 +286,8 @@ func (r *cborReader) key() (string, error) {
 		case cborNull, cborUndefined:
 			return "", nil
 		case cborFloat16, cborFloat32, cborFloat64:
-			return string(cborFloatNumber(cborFloatValue(c, arg))), nil
+			var buf [32]byte
+			return string(appendPerlNumber(buf[:0], cborFloatValue(c, arg))), nil
 		}
 	}
 	return "", r.err()

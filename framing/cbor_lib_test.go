@@ -29,6 +29,9 @@ func libWellformed(b []byte) error {
 // does too, and every accepted frame is well-formed for the library.
 func TestCBORLibWellformed(t *testing.T) {
 	for _, c := range cborBad {
+		if strings.HasPrefix(c.name, "two-byte simple") {
+			continue // refused as unsupported from the first byte, well-formed or not
+		}
 		stream := cborHex(t, c.hex)
 		r := feed(t, CBOR, Limits{}, whole(stream))
 		// the failing item alone (the stream from the bad frame on)

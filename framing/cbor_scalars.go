@@ -36,7 +36,7 @@ func cborScalarArgs(b []byte, i, count int) (n, length int, first []byte, ok boo
 			s := b[i : i+int(arg) : i+int(arg)]
 			i += int(arg)
 			if major == cborText {
-				length += utf8.RuneCount(s)
+				length += perlCharCount(s)
 			} else {
 				length += len(s)
 			}

@@ -23,6 +23,7 @@ const (
 	cborAIIndef = 31
 	cborBreak   = 0xff
 
+	cborSimple1   = 0xf8 // a simple value in the next byte
 	cborFalse     = 0xf4
 	cborTrue      = 0xf5
 	cborNull      = 0xf6
@@ -129,6 +130,16 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 			return -1, nil
 		}
 		c := b[i]
+		// Inside an indefinite-length string only definite chunks of the
+		// same type and the break may follow: the first byte shows it.
+		if s.str != 0 && c != cborBreak && (c>>5+1 != s.str || c&31 == cborAIIndef) {
+			return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length string chunk is not a definite string of the same type")
+		}
+		if c == cborSimple1 {
+			// Every two-byte simple value is refused (by CBOR::XS too):
+			// no need to wait for its second byte.
+			return 0, d.cborSimpleErr(b, i)
+		}
 		major, ai, arg, hl, ok := c>>5, c&31, uint64(c&31), 1, true
 		if ai >= cborAI1 {
 			if major, ai, arg, hl, ok = cborHead(b, i); !ok {
@@ -140,8 +151,6 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 		}
 		rest := uint64(max - i - hl) // bytes the frame may still have after this head
 
-		// Inside an indefinite-length string only definite chunks of the
-		// same type and the break may follow.
 		if s.str != 0 {
 			if c == cborBreak {
 				s.str = 0
@@ -150,9 +159,6 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 					return i + 1, nil
 				}
 				continue
-			}
-			if major+1 != s.str || ai == cborAIIndef {
-				return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length string chunk is not a definite string of the same type")
 			}
 			if arg > rest {
 				return 0, d.cborTooLarge(i, arg, "string chunk length")
@@ -261,6 +267,13 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 			if !cborSimpleOK(c) {
 				return 0, d.cborSimpleErr(b, i)
 			}
+			if c == cborUndefined && depth > 0 {
+				if l := &s.stack[depth-1]; l.isMap && l.seen%2 == 0 {
+					// CBOR::XS decodes it to Types::Serialiser::error,
+					// which dies when used as a key.
+					return 0, d.cborOpErr(i, ErrUnsupported, c, "undefined as a map key")
+				}
+			}
 			s.pos = i + hl
 		}
 		if s.done(s.pos) {
@@ -302,12 +315,8 @@ func cborSimpleOK(c byte) bool {
 
 func (d *Decoder) cborSimpleErr(b []byte, i int) error {
 	c := b[i]
-	if c == 0xf8 {
-		v := b[i+1]
-		if v < 32 {
-			return d.cborOpErr(i, ErrMalformed, c, "two-byte simple value "+strconv.Itoa(int(v))+" below 32")
-		}
-		return d.cborOpErr(i, ErrUnsupported, c, "simple value "+strconv.Itoa(int(v)))
+	if c == cborSimple1 {
+		return d.cborOpErr(i, ErrUnsupported, c, "two-byte simple value")
 	}
 	return d.cborOpErr(i, ErrUnsupported, c, "simple value "+strconv.Itoa(int(c&31)))
 }
@@ -405,7 +414,7 @@ func (d *Decoder) cborPort(m *Message, p0 int) {
 				d.scratch = latin1ToUTF8(d.scratch[:0], p)
 				m.port = d.scratch
 			case major == cborText && !utf8.Valid(p):
-				d.scratch = appendValidUTF8(d.scratch[:0], p)
+				d.scratch = appendPerlText(d.scratch[:0], p)
 				m.port = d.scratch
 			default:
 				m.port = p
@@ -431,7 +440,7 @@ func (d *Decoder) cborPort(m *Message, p0 int) {
 		case cborNull, cborUndefined:
 			m.port = t[i:i]
 		default:
-			d.scratch = append(d.scratch[:0], cborFloatNumber(cborFloatValue(c, arg))...)
+			d.scratch = appendPerlNumber(d.scratch[:0], cborFloatValue(c, arg))
 			m.port = d.scratch
 		}
 	}
@@ -448,7 +457,7 @@ func appendCBORNeg(dst []byte, n uint64) []byte {
 
 // appendCBORChunks appends the text of the indefinite-length string
 // whose chunks start at t[i] (validated) as UTF-8: byte strings as
-// Latin-1, text strings with invalid sequences replaced by U+FFFD.
+// Latin-1, text strings as Perl's characters (appendPerlText).
 func appendCBORChunks(dst, t []byte, i int, major byte) []byte {
 	start := len(dst)
 	for i < len(t) && t[i] != cborBreak {
@@ -465,36 +474,8 @@ func appendCBORChunks(dst, t []byte, i int, major byte) []byte {
 		i += hl + int(n)
 	}
 	if major == cborText && !utf8.Valid(dst[start:]) {
-		fixed := appendValidUTF8(nil, dst[start:])
+		fixed := appendPerlText(nil, dst[start:])
 		dst = append(dst[:start], fixed...)
-	}
-	return dst
-}
-
-// appendValidUTF8 appends b with every invalid UTF-8 sequence replaced by
-// U+FFFD (as strings.ToValidUTF8 does).
-func appendValidUTF8(dst, b []byte) []byte {
-	invalid := false
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			invalid = false
-			continue
-		}
-		_, w := utf8.DecodeRune(b[i:])
-		if w == 1 {
-			i++
-			if !invalid {
-				invalid = true
-				dst = append(dst, "\uFFFD"...)
-			}
-			continue
-		}
-		invalid = false
-		dst = append(dst, b[i:i+w]...)
-		i += w
 	}
 	return dst
 }

@@ -52,9 +52,11 @@
 // Text, Bytes, Int64, Float64 and Bool apply Perl's conversions.
 //
 // Decoding details: invalid UTF-8 that JSON::XS accepts (encoded surrogates
-// ED A0 80, sequences above U+10FFFF up to F4 BF BF BF) is let through by
-// the splitter, so the connection is not failed, and becomes U+FFFD in
-// decoded strings; so do invalid sequences inside storable SX_UTF8STR.
+// ED A0 80, 4-byte sequences above U+10FFFF, up to F7 BF BF BF) is let
+// through by the splitter, so the connection is not failed, and becomes
+// U+FFFD in decoded strings, one for each character as Perl counts them;
+// so do invalid sequences in storable SX_UTF8STR and CBOR text strings,
+// which Storable and CBOR::XS take as they are.
 // Storable's Perl true/false (SX_SV_YES/NO, SX_BOOLEAN_TRUE/FALSE) decode to
 // "1" and "", what Perl code sees. A relayed JSON boolean, the exact
 // patterns SX_OVERLOAD + SX_BLESS "JSON::PP::Boolean" (or "JSON::XS::Boolean",

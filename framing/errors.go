@@ -21,15 +21,17 @@ var (
 	// tags, unknown opcodes, trailing bytes). cbor: not well-formed CBOR
 	// (RFC 8949 section 3 and appendix F: reserved additional information,
 	// a misplaced break, a bad indefinite-length string chunk, an
-	// indefinite-length integer or tag, a two-byte simple value below 32).
+	// indefinite-length integer or tag).
 	ErrMalformed = errors.New("framing: malformed frame")
 	// ErrUnsupported: a well-formed frame holding something that has no
 	// place in AEMP messages. storable: valid Storable opcodes for blessed
 	// objects, code, tied containers, hooks, weak or scalar references,
 	// native numbers, ... cbor: a tag other than 55799 (self-described
 	// CBOR, which is skipped), a simple value other than false, true, null
-	// and undefined, an array or map as a map key. Its *Error has Opcode
-	// set (the storable opcode, or the CBOR item's initial byte).
+	// and undefined (every two-byte one, also those below 32, which RFC
+	// 8949 calls not well-formed), an array, map or undefined as a map
+	// key. Its *Error has Opcode set (the storable opcode, or the CBOR
+	// item's initial byte).
 	ErrUnsupported = errors.New("framing: unsupported item")
 	// ErrNotArray: a well-formed top-level value that is not an array
 	// (every AEMP message is an array [PORT, ARGS...]).

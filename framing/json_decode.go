@@ -1,7 +1,6 @@
 package framing
 
 import (
-	"strings"
 	"unicode/utf8"
 )
 
@@ -52,15 +51,20 @@ func (d *Decoder) jsonMessage(t []byte, m *Message) {
 		} else {
 			m.port = portHash
 		}
-	default: // a number: its literal
+	default: // a number: as Perl writes the number JSON::XS reads
 		j := i
 		for j < len(t) && (isDigit(t[j]) || t[j] == '-' || t[j] == '+' || t[j] == '.' || t[j] == 'e' || t[j] == 'E') {
 			j++
 		}
-		m.port = t[i:j:j]
-		m.portOff = i
-		m.flags |= flagPortInRaw
 		m.argOff = j
+		d.scratch = appendJSONNumberText(d.scratch[:0], t[i:j])
+		if string(d.scratch) == string(t[i:j]) {
+			m.port = t[i:j:j]
+			m.portOff = i
+			m.flags |= flagPortInRaw
+			return
+		}
+		m.port = d.scratch
 	}
 }
 
@@ -248,12 +252,11 @@ func (r *jsonReader) str() (any, error) {
 		return nil, r.err()
 	}
 	if r.b[j] == '"' {
-		s := string(r.b[start:j])
 		r.i = j + 1
-		if !ascii && !utf8.ValidString(s) {
-			s = strings.ToValidUTF8(s, "\uFFFD")
+		if ascii {
+			return string(r.b[start:j]), nil
 		}
-		return s, nil
+		return perlText(r.b[start:j]), nil
 	}
 	end, buf := r.unquote()
 	r.tmp = buf
@@ -261,11 +264,7 @@ func (r *jsonReader) str() (any, error) {
 		return nil, r.err()
 	}
 	r.i = end
-	s := string(buf)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s, nil
+	return perlText(buf), nil
 }
 
 // unquote decodes the string starting at r.b[r.i] == '"' into r.tmp[:0]

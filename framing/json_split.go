@@ -198,7 +198,7 @@ func (d *Decoder) scanJSON(b []byte, i int) (int, error) {
 					need = 2
 				case c == 0xf0:
 					need, lo = 3, 0x90
-				case c >= 0xf1 && c <= 0xf4: // F4 90..BF: above U+10FFFF, accepted like JSON::XS
+				case c >= 0xf1 && c <= 0xf7: // F4 90.., F5..F7: above U+10FFFF, accepted like JSON::XS
 					need = 3
 				default:
 					return 0, d.jsonErr(i, ErrMalformed, "invalid UTF-8")

@@ -178,7 +178,12 @@ func TestJSONPort(t *testing.T) {
 		{`["a\"b\\c\u00fc",2]`, "a\"b\\cü", true, false, []any{Number("2")}},
 		{`["\ud83d\ude00"]`, "😀", true, false, nil},
 		{`[123,"x"]`, "123", true, true, []any{"x"}},
-		{`[-1.5e3]`, "-1.5e3", true, true, nil},
+		{`[-1.5e3]`, "-1500", true, false, nil}, // the number as Perl writes it
+		{`[1.0,2]`, "1", true, false, []any{Number("2")}},
+		{`[-0]`, "0", true, false, nil},
+		{`[0.1]`, "0.1", true, true, nil},
+		{`[18446744073709551616]`, "18446744073709551616", true, true, nil},
+		{`[1e400]`, "Inf", true, false, nil},
 		{`[true,1]`, "1", true, false, []any{Number("1")}},
 		{`[false]`, "0", true, false, nil},
 		{`[["a"],1]`, "ARRAY(0x0)", false, false, []any{Number("1")}},
@@ -282,7 +287,7 @@ func TestJSONSyntaxErrors(t *testing.T) {
 		`[1,]`, `[,1]`, `[1 2]`, `[1:2]`, `[{"a"}]`, `[{"a":}]`, `[{1:2}]`, `[{"a":1,}]`,
 		`["\x"]`, `["\u12"]`, `["\u12g4"]`, `["\udc00"]`, `["\ud800\u0041"]`, `["\ud800x"]`,
 		`["\ud800\ud800"]`, "[\"a\x1fb\"]", "[\"\xc0\xaf\"]", "[\"\xe0\x80\x80\"]", "[\"\xf0\x80\x80\x80\"]",
-		"[\"\xf5\x80\x80\x80\"]", "[\"\xc3\"]", "[\"\xc3x\"]", "[\"\x80\"]",
+		"[\"\xf8\x88\x80\x80\x80\"]", "[\"\xf9\x80\x80\x80\x80\"]", "[\"\xc3\"]", "[\"\xc3x\"]", "[\"\x80\"]",
 		`[01]`, `[-]`, `[-a]`, `[1.]`, `[1.e3]`, `[1e]`, `[1e+]`, `[.5]`, `[+1]`, `[0x10]`,
 		`[tru]`, `[truex]`, `[nul]`, `[NaN]`, `[Infinity]`, `[-Infinity]`, `[inf]`,
 		`[1}`, `[{"a":1]`, `[}`, `['a']`, `[1]]`, "[1]\x00", "\xef\xbb\xbf[1]", `[1]x`,
@@ -318,15 +323,18 @@ func TestJSONSyntaxErrors(t *testing.T) {
 }
 
 func TestJSONLenientStrings(t *testing.T) {
-	// JSON::XS accepts encoded surrogates; the decoded string is valid UTF-8.
-	r := feed(t, JSON, Limits{}, whole([]byte("[\"p\xed\xa0\x80\",\"a\xed\xa0\x80b\",\"\\u00e9\xf4\x90\x80\x80\"]")))
+	// JSON::XS accepts encoded surrogates and 4-byte sequences beyond
+	// U+10FFFF (up to F7 BF BF BF); the decoded string is valid UTF-8,
+	// one U+FFFD for each such Perl character.
+	r := feed(t, JSON, Limits{}, whole([]byte("[\"p\xed\xa0\x80\",\"a\xed\xa0\x80b\",\"\\u00e9\xf4\x90\x80\x80\","+
+		"\"\xed\xa0\x80\xed\xb0\x80\",\"\xf5\x80\x80\x80\xf7\xbf\xbf\xbfx\"]")))
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	if r.ports[0] != "p\xed\xa0\x80" {
 		t.Errorf("port %q", r.ports[0])
 	}
-	want := []any{"a\uFFFDb", "é\uFFFD"}
+	want := []any{"a\uFFFDb", "é\uFFFD", "\uFFFD\uFFFD", "\uFFFD\uFFFDx"}
 	if !reflect.DeepEqual(r.args[0], want) {
 		t.Errorf("args %q, want %q", r.args[0], want)
 	}

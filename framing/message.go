@@ -52,15 +52,19 @@ func (m *Message) Framing() string { return kindName(m.kind) }
 // the frame. The caller must not modify it. It is UTF-8 text as the peer
 // sent it, with JSON escapes resolved, storable and CBOR byte strings
 // with non-ASCII bytes converted from Latin-1 to UTF-8, and invalid UTF-8
-// in a CBOR text string replaced by U+FFFD.
+// in a CBOR text string replaced by U+FFFD (one per character as Perl
+// counts them; JSON and storable text is left as it is, which is how
+// Perl looks such a port up).
 //
 // Missing (the keepalive []) or null/undef element 0 gives "" (the node
 // port; also CBOR undefined). Like Perl, other scalars are used as their
-// string form: JSON numbers as their literal, integers in decimal, CBOR
-// floats as the Number they decode to, true/false as "1"/"0",
-// Perl's immortal yes/no as "1"/"". An array or object as element 0 is not
-// a port name (Perl would look up "ARRAY(0x...)"): Routable reports false
-// and Port returns "ARRAY(0x0)" or "HASH(0x0)", which names no port.
+// string form: numbers as Perl writes them (integers in decimal, JSON
+// integers beyond 64 bits as their literal, other numbers with 15
+// significant digits: JSON 1.0 is "1", CBOR float 1/3
+// "0.333333333333333"), true/false as "1"/"0", Perl's immortal yes/no as
+// "1"/"". An array or object as element 0 is not a port name (Perl would
+// look up "ARRAY(0x...)"): Routable reports false and Port returns
+// "ARRAY(0x0)" or "HASH(0x0)", which names no port.
 func (m *Message) Port() []byte { return m.port }
 
 // PortString returns a copy of Port as a string.

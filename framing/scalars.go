@@ -3,13 +3,12 @@ package framing
 import (
 	"encoding/binary"
 	"strconv"
-	"unicode/utf8"
 )
 
 // ScalarArgs summarizes the arguments of a message without decoding them
 // and without allocating: their number, the summed length of the scalar
 // ones as Perl's length() counts it (characters of text strings, bytes of
-// byte strings, the decimal form of numbers; undef and containers count
+// byte strings, numbers as Perl writes them; undef and containers count
 // 0), and the first argument when it is a string without escapes (the
 // slice points into the frame). ok is false when the message holds
 // something this quick walk does not handle (containers, escapes in the
@@ -70,12 +69,8 @@ func jsonScalarArgs(b []byte, i int) (n, length int, first []byte, ok bool) {
 						j += 2
 					}
 					chars++
-				case b[j] < utf8.RuneSelf:
-					j++
-					chars++
-				default:
-					_, size := utf8.DecodeRune(b[j:])
-					j += size
+				default: // one character, as Perl counts them
+					j += perlUTF8Skip(b[j])
 					chars++
 				}
 			}
@@ -97,10 +92,17 @@ func jsonScalarArgs(b []byte, i int) (n, length int, first []byte, ok bool) {
 			i += 5
 		case c == '-' || isDigit(c):
 			j := i
+			plain := true // an integer literal other than -0: Perl writes it as it is
 			for j < len(b) && (isDigit(b[j]) || b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+				plain = plain && b[j] != '.' && b[j] != 'e' && b[j] != 'E'
 				j++
 			}
-			length += j - i
+			if plain && string(b[i:j]) != "-0" {
+				length += j - i
+			} else {
+				var nb [32]byte
+				length += len(appendJSONNumberText(nb[:0], b[i:j]))
+			}
 			i = j
 		default: // a container
 			return 0, 0, nil, false
@@ -165,7 +167,7 @@ func storableScalarArgs(b []byte, i, count int) (n, length int, first []byte, ok
 		}
 		if s != nil {
 			if text {
-				length += utf8.RuneCount(s)
+				length += perlCharCount(s)
 			} else {
 				length += len(s)
 			}

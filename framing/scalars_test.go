@@ -17,7 +17,7 @@ func perlLength(v any) (int, bool) {
 	case []byte:
 		return len(v), true
 	case Number:
-		return len(v.String()), true
+		return len(appendJSONNumberText(nil, []byte(v))), true
 	case int64:
 		return len(strconv.FormatInt(v, 10)), true
 	case bool:

@@ -2,8 +2,6 @@ package framing
 
 import (
 	"encoding/binary"
-	"strings"
-	"unicode/utf8"
 )
 
 // storableArgs decodes the arguments of a storable message.
@@ -104,13 +102,10 @@ func scalarBytes(b []byte) any {
 	return append([]byte(nil), b...)
 }
 
-// utf8Text converts SX_UTF8STR bytes to a valid UTF-8 string.
+// utf8Text converts the bytes of a Perl string with the UTF-8 flag on
+// (storable SX_UTF8STR, CBOR text strings) to valid UTF-8 (perlText).
 func utf8Text(b []byte) string {
-	s := string(b)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
+	return perlText(b)
 }
 
 // latin1Key converts a byte-string hash key to text.
