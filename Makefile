@@ -8,6 +8,7 @@
 #   make bench      Go benchmarks of every package
 #   make bench-compare  Go vs Perl vs baselines on this machine -> bench/RESULTS.md
 #   make fuzz       every fuzz target for FUZZTIME each
+#   make fuzz-diff  the differential targets (our codecs against Perl's) for FUZZTIME each
 
 GO       ?= go
 FUZZTIME ?= 30s
@@ -24,7 +25,7 @@ APT_PKGS ?= qemu-user-static perl libanyevent-perl libjson-xs-perl libcbor-xs-pe
 QEMU_ARM64 ?= qemu-aarch64-static
 QEMU_X86   ?= qemu-x86_64-static
 
-.PHONY: all build run test test-long bench bench-compare fuzz deps vet clean generate test-md6-arch test-arm64 test-purego test-x86-cpus
+.PHONY: all build run test test-long bench bench-compare fuzz fuzz-diff deps vet clean generate test-md6-arch test-arm64 test-purego test-x86-cpus
 
 all: build
 
@@ -104,6 +105,18 @@ bench-compare:
 
 fuzz:
 	@for t in $$($(GO) test ./fuzz -list '^Fuzz' | grep '^Fuzz'); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# fuzz-diff runs the differential targets (fuzz/diff_*_test.go: the json,
+# storable and cbor codecs against Perl's JSON::XS, Storable and CBOR::XS
+# in a Perl process, fuzz/perl/oracle.pl) for FUZZTIME each. Unlike
+# go test, which skips them without Perl, it insists on Perl.
+fuzz-diff:
+	@perl -MJSON::XS -MCBOR::XS -MStorable -e 'printf "oracle: perl %vd, JSON::XS %s, CBOR::XS %s, Storable %s\n", $$^V, $$JSON::XS::VERSION, $$CBOR::XS::VERSION, $$Storable::VERSION' || \
+		{ echo "fuzz-diff needs perl with JSON::XS and CBOR::XS (make deps)"; exit 1; }
+	@for t in $$($(GO) test ./fuzz -list '^FuzzDiff' | grep '^Fuzz'); do \
 		echo "== $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
