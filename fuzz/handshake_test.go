@@ -132,7 +132,7 @@ func hsExpectedToken(method string, tls bool, l1, l2, r1, r2 string) (string, bo
 	peerFirst := []byte(r1 + "\n" + r2 + "\n" + l1 + "\n" + l2 + "\n")
 	switch method {
 	case "hmac_sha3_512":
-		// Textbook HMAC-SHA3-512, key = the raw secret (aemp2.md 2.1).
+		// Textbook HMAC-SHA3-512, key = the raw secret (docs/protocol.md 3.2).
 		mac := hmac.New(func() hash.Hash { return sha3.New512() }, []byte(hsSecret))
 		mac.Write(peerFirst)
 		return hex.EncodeToString(mac.Sum(nil)), true
