@@ -117,6 +117,9 @@ func (d *Decoder) nextJSON(buf []byte, m *Message) (int, error) {
 		if c := buf[i]; c != '[' {
 			return 0, d.betweenErr(i, c)
 		}
+		if end, ok := jsonFast(buf, i, m); ok && end-i <= max && jsonFastPath {
+			return d.afterJSON(buf, end), nil
+		}
 		s.start = i
 		s.state = jsArrFirst
 		s.depth = 1
@@ -140,15 +143,22 @@ func (d *Decoder) nextJSON(buf []byte, m *Message) (int, error) {
 		return 0, nil
 	}
 	d.jsonMessage(buf[s.start:end], m)
+	return d.afterJSON(buf, end), nil
+}
+
+// afterJSON ends a message that ends at buf[end]: whitespace right after
+// it goes with it (up to the frame limit), and the scanner waits for the
+// next text. It returns the bytes the message takes.
+func (d *Decoder) afterJSON(buf []byte, end int) int {
+	s := &d.js
 	s.pos = 0
 	s.state = jsBetween
-	// Whitespace right after the message goes with it (up to the limit).
 	s.ws = 0
-	for end < len(buf) && isSpace(buf[end]) && s.ws < max {
+	for end < len(buf) && isSpace(buf[end]) && s.ws < d.lim.MaxFrameSize {
 		end++
 		s.ws++
 	}
-	return end, nil
+	return end
 }
 
 // scanJSON continues scanning the pending text in b at i. It returns the

@@ -22,8 +22,13 @@ type Message struct {
 	// indefinite-length message array.
 	nargs int
 	ntags int
-	kind  uint8
-	flags uint8
+	// The ScalarArgs summary, when the splitter made it (flagSummary):
+	// the arguments' number and length, and the first one's bounds in raw
+	// (sumFirst == sumFirstEnd == 0: none).
+	sumN, sumLen          int32
+	sumFirst, sumFirstEnd int32
+	kind                  uint8
+	flags                 uint8
 }
 
 const (
@@ -31,6 +36,7 @@ const (
 	flagPortInRaw                   // port is raw[portOff:portOff+len(port)]
 	flagFromStart                   // Args must decode the whole array (element 0 is a container, or the image has shared references)
 	flagNoElems                     // the message is [] (keepalive)
+	flagSummary                     // sumN..sumFirstEnd hold ScalarArgs' answer
 )
 
 // Fixed port names for element 0 values that are not strings.

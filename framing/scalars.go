@@ -14,6 +14,12 @@ import (
 // something this quick walk does not handle (containers, escapes in the
 // first argument, shared references); callers then fall back to Args.
 func (m *Message) ScalarArgs() (n, length int, first []byte, ok bool) {
+	if m.flags&flagSummary != 0 {
+		if m.sumFirstEnd > 0 {
+			first = m.raw[m.sumFirst:m.sumFirstEnd:m.sumFirstEnd]
+		}
+		return int(m.sumN), int(m.sumLen), first, true
+	}
 	if m.flags&flagNoElems != 0 {
 		return 0, 0, nil, true
 	}
