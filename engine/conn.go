@@ -388,10 +388,14 @@ func (c *conn) dispatch(rd *reader, m *framing.Message) {
 		n.nodePortMessage(c, m)
 		return
 	}
-	p := n.ports.lookup(port)
-	if p == nil {
-		n.stats.unknownPort.Add(1)
-		return
+	p := rd.cachedPort
+	if gen := n.ports.gen.Load(); p == nil || gen != rd.cachedGen || string(port) != string(rd.cachedName) {
+		if p = n.ports.lookup(port); p == nil {
+			n.stats.unknownPort.Add(1)
+			return
+		}
+		rd.cachedPort, rd.cachedGen = p, gen
+		rd.cachedName = append(rd.cachedName[:0], port...)
 	}
 	rd.msg.fm = m
 	rd.msg.args = nil

@@ -41,7 +41,10 @@ type port struct {
 // killing one costs no copy of the named ports, and a lookup reaches
 // them only when the name is not a named port.
 type portTable struct {
-	m       atomic.Pointer[map[string]*port]
+	m atomic.Pointer[map[string]*port]
+	// gen changes whenever a port is added or removed, so that a reader
+	// may keep the port it looked up last (reader.cachedPort).
+	gen     atomic.Uint64
 	mu      sync.Mutex
 	tmu     sync.RWMutex
 	temp    map[string]*port
@@ -63,6 +66,7 @@ func (t *portTable) add(p *port) bool {
 	}
 	m[p.name] = p
 	t.m.Store(&m)
+	t.gen.Add(1)
 	return true
 }
 
@@ -71,6 +75,7 @@ func (t *portTable) remove(name string) *port {
 	t.tmu.Lock()
 	if p, ok := t.temp[name]; ok {
 		delete(t.temp, name)
+		t.gen.Add(1)
 		t.tmu.Unlock()
 		return p
 	}
@@ -90,6 +95,7 @@ func (t *portTable) removePort(p *port) bool {
 	t.tmu.Lock()
 	if t.temp[p.name] == p {
 		delete(t.temp, p.name)
+		t.gen.Add(1)
 		t.tmu.Unlock()
 		return true
 	}
@@ -113,6 +119,7 @@ func (t *portTable) drop(name string) {
 		}
 	}
 	t.m.Store(&m)
+	t.gen.Add(1)
 }
 
 func (t *portTable) load() map[string]*port {
@@ -214,6 +221,7 @@ func (t *portTable) addTemp(p *port) {
 		t.temp = map[string]*port{}
 	}
 	t.temp[p.name] = p
+	t.gen.Add(1)
 	t.tmu.Unlock()
 }
 

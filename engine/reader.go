@@ -16,7 +16,14 @@ type reader struct {
 	// running is the port whose handler is running, so that a panic can
 	// be pinned on it (see dispatchFrames).
 	running *port
-	kind    uint8 // framing.Codec.Index of dec's framing
+	// cachedPort is the port the last message went to (named
+	// cachedName), valid while the port table's gen is cachedGen: a
+	// stream of messages to one port costs one comparison each, not a
+	// map lookup.
+	cachedPort *port
+	cachedName []byte
+	cachedGen  uint64
+	kind       uint8 // framing.Codec.Index of dec's framing
 }
 
 // readerPools keeps idle readers per framing, so that only connections in
