@@ -98,6 +98,11 @@ func cborHead(b []byte, i int) (major, ai byte, arg uint64, hl int, ok bool) {
 func (d *Decoder) nextCBOR(buf []byte, m *Message) (int, error) {
 	s := &d.cb
 	max := d.lim.MaxFrameSize
+	if s.pos == 0 && fastPaths {
+		if n, ok := cborFast(buf, max, m); ok {
+			return n, nil
+		}
+	}
 	b, cut := buf, false
 	if len(b) > max {
 		b, cut = b[:max], true

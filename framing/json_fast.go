@@ -5,9 +5,6 @@ import (
 	"math/bits"
 )
 
-// jsonFastPath turns jsonFast on; tests turn it off to compare.
-var jsonFastPath = true
-
 // jsonFast reads, in one pass, the shape most messages have as JSON::XS
 // and our encoder write them: a compact array whose elements are strings
 // of printable ASCII without escapes and integer literals, the first a

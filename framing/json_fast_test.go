@@ -9,8 +9,8 @@ import (
 // decodeAll splits a stream, in pieces of at most chunk bytes, and
 // returns what each message shows: port, arguments, ScalarArgs and bytes
 // taken; or the error.
-func decodeAll(stream []byte, chunk int) (out []string, err error) {
-	d := NewDecoder(JSON, Limits{})
+func decodeAll(c Codec, stream []byte, chunk int) (out []string, err error) {
+	d := NewDecoder(c, Limits{})
 	var pending []byte
 	for off := 0; off < len(stream) || len(pending) > 0; {
 		if off < len(stream) {
@@ -30,7 +30,7 @@ func decodeAll(stream []byte, chunk int) (out []string, err error) {
 			used += n
 			args, aerr := m.Args()
 			k, l, f, ok := m.ScalarArgs()
-			out = append(out, fmt.Sprintf("%q %#v %v | %d %d %q %v | %d", m.Port(), args, aerr, k, l, f, ok, n))
+			out = append(out, fmt.Sprintf("%q %#v %v | %d %d %q %v | %d %v", m.Port(), args, aerr, k, l, f, ok, n, m.Routable()))
 		}
 		pending = append(pending[:0], pending[used:]...)
 		if off >= len(stream) && used == 0 {
@@ -42,14 +42,14 @@ func decodeAll(stream []byte, chunk int) (out []string, err error) {
 
 // checkFastSame: the fast path and the general scanner see the same
 // messages in the same bytes, whole and split at every size.
-func checkFastSame(t testing.TB, stream []byte) {
+func checkFastSame(t testing.TB, c Codec, stream []byte) {
 	for _, chunk := range []int{len(stream) + 1, 1, 7} {
-		jsonFastPath = false
-		want, werr := decodeAll(stream, chunk)
-		jsonFastPath = true
-		got, gerr := decodeAll(stream, chunk)
+		fastPaths = false
+		want, werr := decodeAll(c, stream, chunk)
+		fastPaths = true
+		got, gerr := decodeAll(c, stream, chunk)
 		if fmt.Sprint(werr) != fmt.Sprint(gerr) || !reflect.DeepEqual(want, got) {
-			t.Fatalf("stream %q, chunk %d:\nfast    %q %v\ngeneral %q %v", stream, chunk, got, gerr, want, werr)
+			t.Fatalf("%s stream %x, chunk %d:\nfast    %q %v\ngeneral %q %v", c.Name(), stream, chunk, got, gerr, want, werr)
 		}
 	}
 }
@@ -63,7 +63,7 @@ func TestJSONFastSameAsScanner(t *testing.T) {
 		`["x","` + "\x01" + `"]`, `["x",-]`, `["x",1`, `["x","abc`, `["x",]`, `[1,"a"]`, `[]`, `["x",1]]`,
 		`["sink","0123456789abcdef0123456789"]["k","é"]`,
 	} {
-		checkFastSame(t, []byte(s))
+		checkFastSame(t, JSON, []byte(s))
 	}
 }
 
@@ -74,6 +74,49 @@ func FuzzJSONFastSameAsScanner(f *testing.F) {
 		if len(b) > 4096 {
 			return
 		}
-		checkFastSame(t, b)
+		checkFastSame(t, JSON, b)
+	})
+}
+
+// fastCorpus encodes messages of the shapes the fast paths take and of
+// shapes next to them.
+func fastCorpus() [][]any {
+	long := "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	return [][]any{
+		{"sink", "xxxxxxxxxxxxxxxxxxxx"}, {"sink"}, {"p", int64(0), int64(23), int64(24), int64(255), int64(256),
+			int64(65535), int64(65536), int64(-1), int64(-24), int64(-25), int64(-129), int64(1 << 31), int64(-1 << 31)},
+		{"p", nil, "a", ""}, {"p", long + long + long + long + long}, {"p", []byte{0xfc}}, {"p", "é"}, {"p", 1.5},
+		{"p", true}, {"p", []any{"x"}}, {"p", map[string]any{"k": "v"}}, {"p", "tab\there"},
+		{"", "x"}, {"p", int64(1) << 40},
+	}
+}
+
+func TestCBORStorableFastSameAsScanner(t *testing.T) {
+	for _, c := range []Codec{CBOR, Storable} {
+		var all []byte
+		for _, msg := range fastCorpus() {
+			f, err := c.AppendMessage(nil, msg[0].(string), msg[1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFastSame(t, c, f)
+			all = append(all, f...)
+		}
+		checkFastSame(t, c, all)
+	}
+}
+
+func FuzzCBORStorableFastSameAsScanner(f *testing.F) {
+	for _, msg := range fastCorpus() {
+		for _, k := range []byte{0, 1} {
+			fr, _ := []Codec{CBOR, Storable}[k].AppendMessage(nil, msg[0].(string), msg[1:])
+			f.Add(k, fr)
+		}
+	}
+	f.Fuzz(func(t *testing.T, k byte, b []byte) {
+		if len(b) > 4096 {
+			return
+		}
+		checkFastSame(t, []Codec{CBOR, Storable}[k&1], b)
 	})
 }

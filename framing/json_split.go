@@ -117,7 +117,7 @@ func (d *Decoder) nextJSON(buf []byte, m *Message) (int, error) {
 		if c := buf[i]; c != '[' {
 			return 0, d.betweenErr(i, c)
 		}
-		if end, ok := jsonFast(buf, i, m); ok && end-i <= max && jsonFastPath {
+		if end, ok := jsonFast(buf, i, m); ok && end-i <= max && fastPaths {
 			return d.afterJSON(buf, end), nil
 		}
 		s.start = i

@@ -117,6 +117,11 @@ func (v *storableValidator) begin(b []byte, base int64, maxDepth int) {
 // nextStorable implements Decoder.Next for storable framing.
 // On success with n > 0 it fills *m.
 func (d *Decoder) nextStorable(buf []byte, m *Message) (int, error) {
+	if fastPaths {
+		if n, ok := storableFast(buf, d.lim.MaxFrameSize, m); ok {
+			return n, nil
+		}
+	}
 	max := uint64(d.lim.MaxFrameSize)
 	var size uint64
 	i := 0
