@@ -214,6 +214,12 @@ func (m *meshLoop) do(a mesh.Actions) {
 	for _, w := range a.Warn {
 		n.logLimitedAt(slog.LevelWarn, "mesh: "+w.Msg, "node", w.Node)
 	}
+	// Addresses first, as Perl connects to a node before it starts Global
+	// on it: a message queued for a node whose addresses are unknown
+	// makes the node ask the mesh where it listens.
+	for _, d := range a.Dial {
+		m.dial(d.Node, d.Addrs)
+	}
 	for _, s := range a.Send {
 		if err := n.sendControl(s.To, s.Args...); err != nil {
 			n.logLimited("mesh: send failed", "to", s.To, "err", err)
@@ -236,9 +242,6 @@ func (m *meshLoop) do(a mesh.Actions) {
 				return a
 			})
 		})
-	}
-	for _, d := range a.Dial {
-		m.dial(d.Node, d.Addrs)
 	}
 	for _, c := range a.Changes {
 		m.changed(c, a.Changes)
