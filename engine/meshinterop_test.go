@@ -129,3 +129,50 @@ func TestMeshGen1NodesDialBeforeQueue(t *testing.T) {
 		t.Errorf("x did not dial b at %s:\n%s", gone, tail(x.log.String(), 2000))
 	}
 }
+
+// TestMeshGen1NodesTwiceOneDial: a 1.x seed names a node in two nodes
+// messages in a row (its announcement and its answer to our seedme1, as
+// real 1.30 seeds do). Perl connects once (a connect in progress, the
+// handshake included, is not started again); aemp-go dialled again when
+// the second message came during the first connection's handshake. The
+// first message must still be acted on at once (a long connect interval
+// shows a first attempt held back as if one had just been made).
+func TestMeshGen1NodesTwiceOneDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	mustf(t, err, "listen")
+	defer ln.Close()
+	x := startNode(t, "x", Config{Generation: 1, Seeds: []string{ln.Addr().String()}, ConnectInterval: time.Hour})
+	s := acceptPerl1(t, ln, "S")
+	s.read(t, 300*time.Millisecond)
+	// b accepts and stays silent: the handshake never ends.
+	lb, err := net.Listen("tcp", "127.0.0.1:0")
+	mustf(t, err, "listen")
+	defer lb.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := lb.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	nodes := `["sg.1","nodes",{"b":["` + lb.Addr().String() + `"]}]`
+	s.send(t, `["","AnyEvent::MP::_spawn","sg.1","AnyEvent::MP::Global::connect",0,"S"]`, nodes)
+	var first net.Conn
+	select {
+	case first = <-accepted:
+		defer first.Close()
+	case <-time.After(2 * time.Second):
+		t.Fatalf("x did not dial b:\n%s", tail(x.log.String(), 2000))
+	}
+	s.send(t, nodes)
+	s.read(t, 300*time.Millisecond) // x has handled the second message
+	select {
+	case c := <-accepted:
+		c.Close()
+		t.Errorf("x dialled b again while its first connection was in the handshake:\n%s", tail(x.log.String(), 2000))
+	case <-time.After(500 * time.Millisecond):
+	}
+}

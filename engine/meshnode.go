@@ -276,8 +276,13 @@ func (m *meshLoop) dial(node string, addrs []string) {
 	// Keep trying for a monitor timeout, as Perl connects to a node it
 	// learnt of from the mesh.
 	e.wantUntil = monoNow() + int64(n.cfg.MonitorTimeout)
+	// An attempt made within the connect interval may still be in its
+	// handshake: Perl does not connect to a node it is connecting to (a
+	// seed names a node in several nodes messages in a row). The peer
+	// check makes the next attempt.
+	recent := e.lastAttempt != 0 && time.Duration(monoNow()-e.lastAttempt) < n.cfg.ConnectInterval
 	p.mu.Unlock()
-	if p.conn.Load() != nil {
+	if p.conn.Load() != nil || recent {
 		return
 	}
 	sec := time.Now().Unix()
