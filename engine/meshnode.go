@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +53,9 @@ type meshLoop struct {
 	// dial budget (Config.MaxMeshDialsPerSecond) and dials waiting for it
 	dialBudget  int
 	dialSecond  int64
-	dialPending map[string][]string
+	dialPending map[string]pendingDial
+	// localIPs are the IPs of this host's interfaces (pointsHere).
+	localIPs []net.IP
 }
 
 // maxMeshQueue bounds the events waiting for the mesh goroutine: a peer
@@ -87,7 +90,14 @@ func (n *Node) startMesh() {
 	m.wake = make(chan struct{}, 1)
 	m.watches = map[string]*groupWatch{}
 	m.queries = map[uint64]chan any{}
-	m.dialPending = map[string][]string{}
+	m.dialPending = map[string]pendingDial{}
+	if ifs, err := net.InterfaceAddrs(); err == nil {
+		for _, ia := range ifs {
+			if ipn, ok := ia.(*net.IPNet); ok {
+				m.localIPs = append(m.localIPs, ipn.IP)
+			}
+		}
+	}
 	addrs := n.announceAddrs()
 	lim := n.cfg.MeshLimits
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(len(n.id))))
@@ -258,17 +268,61 @@ func (m *meshLoop) do(a mesh.Actions) {
 }
 
 // dial makes node reachable at addrs, within the dial budget
-// (Config.MaxMeshDialsPerSecond); dials over budget wait for the next
-// second.
+// (Config.MaxMeshDialsPerSecond, one unit per address dialled). A dial
+// over budget waits, its addresses not yet given to the node's peer (the
+// engine would dial them by itself), for at most a monitor timeout.
+// Addresses of this node's own listeners are not dialled.
 func (m *meshLoop) dial(node string, addrs []string) {
+	m.admit(node, addrs, time.Now())
+}
+
+// admit dials node at addrs if the budget allows, else queues the dial;
+// since is when the mesh first asked for it.
+func (m *meshLoop) admit(node string, addrs []string, since time.Time) {
 	n := m.n
-	if node == n.id || len(addrs) == 0 {
+	if node == n.id {
+		return
+	}
+	addrs = slices.DeleteFunc(slices.Clone(addrs), n.pointsHere)
+	if len(addrs) == 0 {
+		return
+	}
+	if p, ok := n.peers.load(node); ok && p.conn.Load() != nil {
 		return
 	}
 	p := n.peerFor(node)
+	// The addresses the engine will dial: those it knows and the new ones.
+	p.mu.Lock()
+	all := slices.Clone(p.rx().addrs)
+	for _, a := range addrs {
+		if !slices.Contains(all, a) && len(all) < n.meshLimits.MaxAddrs {
+			all = append(all, a)
+		}
+	}
+	p.mu.Unlock()
+	now := time.Now()
+	rate := n.cfg.MaxMeshDialsPerSecond
+	m.mu.Lock()
+	if sec := now.Unix(); sec != m.dialSecond {
+		// Refill once a second; a node with more addresses than are left
+		// may overdraw, and the debt is carried.
+		m.dialBudget = int(min(int64(m.dialBudget)+int64(rate)*(sec-m.dialSecond), int64(rate)))
+		m.dialSecond = sec
+	}
+	ok := m.dialBudget > 0
+	if ok {
+		m.dialBudget -= len(all)
+		delete(m.dialPending, node)
+	} else if _, queued := m.dialPending[node]; queued || len(m.dialPending) < n.meshLimits.MaxNodes {
+		m.dialPending[node] = pendingDial{addrs: addrs, since: since}
+	}
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
 	p.mu.Lock()
 	e := p.wx()
-	for _, a := range addrs {
+	for _, a := range all {
 		if !slices.Contains(e.addrs, a) && len(e.addrs) < n.meshLimits.MaxAddrs {
 			e.addrs = append(e.addrs, a)
 		}
@@ -285,24 +339,18 @@ func (m *meshLoop) dial(node string, addrs []string) {
 	if p.conn.Load() != nil || recent {
 		return
 	}
-	sec := time.Now().Unix()
-	m.mu.Lock()
-	if m.dialSecond != sec {
-		m.dialSecond, m.dialBudget = sec, n.cfg.MaxMeshDialsPerSecond
-	}
-	ok := m.dialBudget > 0
-	if ok {
-		m.dialBudget--
-	} else if len(m.dialPending) < n.meshLimits.MaxNodes {
-		m.dialPending[node] = addrs
-	}
-	m.mu.Unlock()
-	if ok {
-		n.connectPeer(p, true)
-	}
+	n.connectPeer(p, true)
 }
 
-// retryDials dials what waited for the dial budget.
+// pendingDial is a dial waiting for the dial budget.
+type pendingDial struct {
+	addrs []string
+	since time.Time
+}
+
+// retryDials dials what waited for the dial budget, oldest first, and
+// gives up on what waited longer than a monitor timeout (Perl stops
+// connecting then).
 func (m *meshLoop) retryDials() {
 	m.mu.Lock()
 	pend := m.dialPending
@@ -310,11 +358,60 @@ func (m *meshLoop) retryDials() {
 		m.mu.Unlock()
 		return
 	}
-	m.dialPending = map[string][]string{}
+	m.dialPending = map[string]pendingDial{}
 	m.mu.Unlock()
-	for _, node := range slices.Sorted(mapKeys(pend)) {
-		m.dial(node, pend[node])
+	nodes := slices.Collect(mapKeys(pend))
+	slices.SortFunc(nodes, func(a, b string) int {
+		if c := pend[a].since.Compare(pend[b].since); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	expired := 0
+	for _, node := range nodes {
+		d := pend[node]
+		if time.Since(d.since) > m.n.cfg.MonitorTimeout {
+			expired++
+			continue
+		}
+		m.admit(node, d.addrs, d.since)
 	}
+	if expired > 0 {
+		m.n.logLimitedAt(slog.LevelWarn, "mesh: dials over the dial budget given up", "nodes", expired)
+	}
+}
+
+// pointsHere reports whether addr is one of this node's listeners: the
+// same IP and port, or the port of a listener on an unspecified address
+// (0.0.0.0, ::) at a loopback, unspecified or local interface IP, or an
+// unspecified IP (which connects to this host) at the port of a listener
+// on loopback. Host names are not resolved.
+func (n *Node) pointsHere(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	host, _, _ = strings.Cut(host, "%")
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	for _, l := range n.addrs {
+		lh, lp, err := net.SplitHostPort(l)
+		lip := net.ParseIP(lh)
+		if err != nil || lp != port || lip == nil {
+			continue
+		}
+		switch {
+		case lip.Equal(ip):
+			return true
+		case lip.IsUnspecified() && (ip.IsLoopback() || ip.IsUnspecified() || slices.ContainsFunc(n.mesh.localIPs, ip.Equal)):
+			return true
+		case ip.IsUnspecified() && lip.IsLoopback():
+			return true
+		}
+	}
+	return false
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {

@@ -1,0 +1,448 @@
+package engine
+
+// Hostile mesh input against a started node over 127.0.0.1: a raw peer
+// speaks the 1.x Global service or the 2.x global database to it and
+// floods it with a million entries (nodes at addresses that do not
+// resolve, point back at the node or at closed ports; registrations and
+// database entries, some for other nodes' ports), and sends malformed
+// mesh messages. The node must stay within its mesh limits (Config.
+// MeshLimits, MaxMeshDialsPerSecond), log what it dropped (rate
+// limited), and keep the link: the peer's echo round trips still answer.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aemp-go/aemp/engine/handshake"
+)
+
+// meshFloodEntries is the size of each flood: a million, 100,000 under
+// -short with -race (the node decodes the whole message before the mesh
+// sees it; a million takes long under the race detector).
+func meshFloodEntries() int {
+	if testing.Short() && raceEnabled {
+		return 100_000
+	}
+	return 1_000_000
+}
+
+// meshTrap is a listener that counts the connections made to it and
+// closes each at once.
+type meshTrap struct {
+	ln       net.Listener
+	accepted atomic.Int64
+}
+
+func newMeshTrap(t *testing.T) *meshTrap {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	mustf(t, err, "trap listener")
+	tr := &meshTrap{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tr.accepted.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return tr
+}
+
+func (tr *meshTrap) addr() string { return tr.ln.Addr().String() }
+
+// dialCounter counts the connection attempts a node makes: dials that
+// failed (its debug log's "connect failed"), dials that reached the trap,
+// and dials that reached the node itself (each counts twice in its
+// opened connections: the dialling and the accepting end).
+type dialCounter struct {
+	n                 *testNode
+	trap              *meshTrap
+	failed0, trap0    int64
+	opened0           int64
+	accepted0, extra0 int64
+}
+
+func countDials(n *testNode, trap *meshTrap) *dialCounter {
+	d := &dialCounter{n: n, trap: trap}
+	d.failed0, d.trap0, d.opened0 = d.read()
+	return d
+}
+
+func (d *dialCounter) read() (failed, trap, opened int64) {
+	return int64(strings.Count(d.n.log.String(), `msg="connect failed"`)), d.trap.accepted.Load(), d.n.stats.opened.Load()
+}
+
+// since returns the attempts since the counter was made.
+func (d *dialCounter) since() (total, failed, trapped, self int64) {
+	f, tr, o := d.read()
+	failed, trapped = f-d.failed0, tr-d.trap0
+	self = (o - d.opened0 - trapped) / 2
+	return failed + trapped + self, failed, trapped, self
+}
+
+// meshRaw is a raw peer that takes part in the target's mesh by hand. A
+// goroutine reads what the node sends: replies to port "r" go to replies,
+// the rest is counted.
+type meshRaw struct {
+	p        *rawPeer
+	id       string
+	w        *bufio.Writer
+	replies  chan []any
+	received atomic.Int64
+	spawns   atomic.Int64 // Global ports the node spawned on us (1.x)
+	readErr  atomic.Pointer[error]
+	seq      int
+}
+
+// dialMeshRaw connects to n as node id, of generation gen, speaking json.
+func dialMeshRaw(t *testing.T, n *testNode, id string, gen int) *meshRaw {
+	t.Helper()
+	o := handshake.Options{NodeID: id, Secret: []byte(hostileSecret), Framings: []string{"json"}}
+	if gen == 1 {
+		o.AuthOffer, o.AuthAccept = handshake.AuthOffer1x, handshake.AuthAccept1x
+	} else {
+		o.AuthOffer, o.AuthAccept = handshake.AuthOffer2x, handshake.AuthAccept2x
+	}
+	p, err := dialRawWith(t, n.Addrs()[0], o)
+	mustf(t, err, "%s: handshake", id)
+	if p.res.Generation != gen {
+		t.Fatalf("%s: handshake of generation %d, want %d", id, p.res.Generation, gen)
+	}
+	r := &meshRaw{p: p, id: id, w: bufio.NewWriterSize(p.conn, 256<<10), replies: make(chan []any, 64)}
+	go func() {
+		fr := newFrameReader(p.rd, "json")
+		for {
+			port, args, err := fr.next()
+			if err != nil {
+				r.readErr.Store(&err)
+				close(r.replies)
+				return
+			}
+			r.received.Add(1)
+			switch {
+			case port == "r":
+				select {
+				case r.replies <- args:
+				default:
+				}
+			case port == "" && len(args) > 0 && args[0] == "AnyEvent::MP::_spawn":
+				r.spawns.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() { p.conn.Close() })
+	n.waitEvent(t, id, true, 5*time.Second)
+	return r
+}
+
+// send writes messages (json texts) and flushes them.
+func (r *meshRaw) send(t *testing.T, msgs ...string) {
+	t.Helper()
+	r.p.conn.SetWriteDeadline(time.Now().Add(60 * time.Second))
+	for _, m := range msgs {
+		r.w.WriteString(m)
+	}
+	mustf(t, r.w.Flush(), "%s: write", r.id)
+}
+
+// echo makes one round trip through the node's echo port: the link is up
+// and the node reads it.
+func (r *meshRaw) echo(t *testing.T, d time.Duration) {
+	t.Helper()
+	r.seq++
+	want := fmt.Sprint(r.seq)
+	r.send(t, fmt.Sprintf(`["echo","%s#r","ping",%d]`, r.id, r.seq))
+	timeout := time.After(d)
+	for {
+		select {
+		case args, ok := <-r.replies:
+			if !ok {
+				t.Fatalf("%s: link closed: %v", r.id, *r.readErr.Load())
+			}
+			if len(args) == 2 && args[0] == "ping" && fmt.Sprint(args[1]) == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s: no echo reply %s within %v", r.id, want, d)
+		}
+	}
+}
+
+// floodWriter streams one big json message to the node without holding
+// it in memory.
+type floodWriter struct {
+	r     *meshRaw
+	t     *testing.T
+	first bool
+}
+
+func (r *meshRaw) flood(t *testing.T, head string) *floodWriter {
+	r.p.conn.SetWriteDeadline(time.Now().Add(120 * time.Second))
+	r.w.WriteString(head)
+	return &floodWriter{r: r, t: t, first: true}
+}
+
+// entry writes `"key":value` with a comma before all but the first.
+func (f *floodWriter) entry(key, value string) {
+	if !f.first {
+		f.r.w.WriteByte(',')
+	}
+	f.first = false
+	f.r.w.WriteByte('"')
+	f.r.w.WriteString(key)
+	f.r.w.WriteString(`":`)
+	f.r.w.WriteString(value)
+}
+
+// raw writes s as it is.
+func (f *floodWriter) raw(s string) { f.r.w.WriteString(s) }
+
+func (f *floodWriter) end(tail string) {
+	f.r.w.WriteString(tail)
+	mustf(f.t, f.r.w.Flush(), "%s: write flood", f.r.id)
+}
+
+// retainedHeap collects garbage and returns the live heap less the
+// node's log, which the test keeps in memory.
+func retainedHeap(n *testNode) int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc) - int64(len(n.log.String()))
+}
+
+// meshWarnings counts the node's mesh warnings (lines logged at WARN
+// whose message starts with "mesh:").
+func meshWarnings(n *testNode) int {
+	return strings.Count(n.log.String(), `level=WARN msg="mesh:`)
+}
+
+// groupTotal returns how many members the groups the node knows hold
+// (1.x: every group of Mesh().Groups).
+func groupTotal(t *testing.T, n *testNode) (total int, own bool) {
+	t.Helper()
+	for _, g := range n.Mesh().Groups {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		members, err := n.Group(ctx, g)
+		cancel()
+		mustf(t, err, "group %s", g)
+		total += len(members)
+		for _, m := range members {
+			if strings.HasPrefix(m, n.ID()+"#") && m != n.ID()+"#echo" {
+				own = true
+			}
+		}
+	}
+	return total, own
+}
+
+// meshTarget starts the node under attack: one generation, a short
+// monitor timeout (so that what it queues for unreachable nodes expires
+// within the test), the default mesh limits and dial budget, its echo
+// port in group "svc".
+func meshTarget(t *testing.T, id string, gen int) *testNode {
+	t.Helper()
+	n := startHostile(t, id, Config{Generation: gen, MonitorTimeout: 3 * time.Second})
+	_, err := n.RegisterGroup("svc", n.ID()+"#echo")
+	mustf(t, err, "register")
+	return n
+}
+
+// linkUp reports whether node id is connected to n.
+func linkUp(n *testNode, id string) bool {
+	p, ok := n.peers.load(id)
+	return ok && p.conn.Load() != nil
+}
+
+// checkDials watches the node dial for d after a flood that began at
+// start, then checks the attempts against the dial budget: each address
+// the budget admits (MaxMeshDialsPerSecond a second) is dialled at once
+// and again every connect interval while the node is wanted (a monitor
+// timeout), as Perl keeps connecting to a node it learnt of. Addresses of
+// the node itself are never dialled, and it never holds more peer
+// entries than MaxNodes. It returns the attempts.
+func checkDials(t *testing.T, n *testNode, dc *dialCounter, start time.Time, basePeers int, d time.Duration) int64 {
+	t.Helper()
+	peak := 0
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		peak = max(peak, len(n.peers.all()))
+		time.Sleep(100 * time.Millisecond)
+	}
+	total, failed, trapped, self := dc.since()
+	secs := time.Since(start).Seconds()
+	perAddr := 1 + int64(n.cfg.MonitorTimeout/n.cfg.ConnectInterval)
+	bound := int64(float64(n.cfg.MaxMeshDialsPerSecond)*(secs+1)) * perAddr
+	t.Logf("dials in %.1f s since the flood began: %d (%.0f/s; bound %d): %d failed (refused, unresolvable), %d to the trap listener, %d to the node itself; peer entries %d -> %d at most",
+		secs, total, float64(total)/secs, bound, failed, trapped, self, basePeers, peak)
+	if total > bound {
+		t.Errorf("%d dials in %.1f s: over the budget of %d addresses a second (each dialled at most %d times)",
+			total, secs, n.cfg.MaxMeshDialsPerSecond, perAddr)
+	}
+	if self > 0 {
+		t.Errorf("%d dials to the node itself", self)
+	}
+	if peak > basePeers+n.meshLimits.MaxNodes+2 {
+		t.Errorf("%d peer entries, more than the %d nodes allowed", peak-basePeers, n.meshLimits.MaxNodes)
+	}
+	return total
+}
+
+// checkHeap fails when the retained heap grew by more than limit since
+// base (a retainedHeap figure).
+func checkHeap(t *testing.T, n *testNode, base int64, limit int64, what string) float64 {
+	t.Helper()
+	g := float64(retainedHeap(n)-base) / mib
+	if g > float64(limit)/mib {
+		t.Errorf("%s: heap grew by %.1f MiB (limit %d MiB)", what, g, limit/mib)
+	}
+	return g
+}
+
+// floodAddrs returns the address list of flood entry i: addresses that do
+// not resolve (.onion names and IPv4 addresses out of range, both refused
+// without a DNS query), the node's own address (as announced, or as
+// 0.0.0.0 and ::ffff:127.0.0.1), a closed local port, the trap listener,
+// or junk and the closed port.
+func floodAddrs(i int, self, selfPort, closed, trap string) string {
+	switch i % 7 {
+	case 0:
+		return fmt.Sprintf(`["nohost%d.onion:4040"]`, i)
+	case 1:
+		return fmt.Sprintf(`["256.%d.%d.1:4040"]`, i%256, i/256%256)
+	case 2:
+		return `["` + self + `"]`
+	case 3:
+		return `["0.0.0.0:` + selfPort + `","[::ffff:127.0.0.1]:` + selfPort + `"]`
+	case 4:
+		return `["` + closed + `"]`
+	case 5:
+		return `["` + trap + `"]`
+	}
+	return `[1,null,"no port","` + closed + `"]`
+}
+
+// gen1Peer connects a 1.x raw peer and runs Global with the node: the
+// node spawns its Global port on us, we spawn ours (X.1) on it and are
+// the node's master (its only node).
+func gen1Peer(t *testing.T, n *testNode, id string) *meshRaw {
+	t.Helper()
+	r := dialMeshRaw(t, n, id, 1)
+	r.send(t, `["","AnyEvent::MP::_spawn","X.1","AnyEvent::MP::Global::connect",0,"`+id+`"]`,
+		`["X.1","addr",[]]`, `["X.1","setup"]`)
+	r.echo(t, 5*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for r.spawns.Load() == 0 || n.Mesh().Master1 != id {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Global with the raw peer: spawns %d, mesh %+v", r.spawns.Load(), n.Mesh())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return r
+}
+
+// TestMeshHostileGen1Flood: a 1.x peer floods the node's Global port with
+// a million nodes and a million group registrations.
+func TestMeshHostileGen1Flood(t *testing.T) {
+	goroutineGuard(t, 10)
+	entries := meshFloodEntries()
+	n := meshTarget(t, "h1target", 1)
+	lim := n.meshLimits
+	trap := newMeshTrap(t)
+	closed := freeAddr(t)
+	self := n.Addrs()[0]
+	_, selfPort, _ := net.SplitHostPort(self)
+	r := gen1Peer(t, n, "h1raw")
+
+	// nodes: a million nodes to connect to.
+	base := retainedHeap(n)
+	basePeers := len(n.peers.all())
+	dc := countDials(n, trap)
+	t0 := time.Now()
+	f := r.flood(t, `["X.1","nodes",{`)
+	for i := range entries {
+		f.entry(fmt.Sprintf("n%d", i), floodAddrs(i, self, selfPort, closed, trap.addr()))
+	}
+	f.end(`}]`)
+	line := waitLogLine(t, n.log, 120*time.Second, "level=WARN", `Global nodes:`)
+	took := time.Since(t0)
+	if !strings.Contains(line, "over the node limit ignored") || !strings.Contains(line, "addresses of this node ignored") {
+		t.Errorf("the warning names neither the node limit nor the node's own addresses: %s", line)
+	}
+	r.echo(t, 10*time.Second)
+	// The node learnt of MaxNodes nodes and dials them within its budget,
+	// for a monitor timeout; the rest were dropped.
+	checkDials(t, n, dc, t0, basePeers, n.cfg.MonitorTimeout+3*time.Second)
+	g := checkHeap(t, n, base, 32*mib, "nodes flood")
+	t.Logf("nodes flood of %d entries: processed after %v; heap growth %.1f MiB; %s", entries, took.Round(time.Millisecond), g, line)
+	r.echo(t, 5*time.Second)
+
+	// set: a million registrations in 1,000 groups: ports of the peer,
+	// of other nodes (held for the peer), of the target (refused).
+	base = retainedHeap(n)
+	t1 := time.Now()
+	f = r.flood(t, `["X.1","set",{`)
+	per := entries / 1000
+	var b strings.Builder
+	for grp := range 1000 {
+		b.Reset()
+		b.WriteByte('[')
+		for i := range per {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			switch i % 4 {
+			case 0, 1:
+				fmt.Fprintf(&b, `"h1raw#p%d.%d"`, grp, i)
+			case 2:
+				fmt.Fprintf(&b, `"other%d#p%d"`, i, grp)
+			case 3:
+				fmt.Fprintf(&b, `"h1target#p%d.%d"`, grp, i)
+			}
+		}
+		b.WriteByte(']')
+		f.entry(fmt.Sprintf("grp%d", grp), b.String())
+	}
+	f.end(`}]`)
+	line = waitLogLine(t, n.log, 120*time.Second, "level=WARN", `Global set:`)
+	took = time.Since(t1)
+	r.echo(t, 10*time.Second)
+	total, own := groupTotal(t, n)
+	g = checkHeap(t, n, base, 64*mib, "set flood")
+	t.Logf("set flood of %d registrations: processed after %v; %d members known; heap growth %.1f MiB; %s",
+		entries, took.Round(time.Millisecond), total, g, line)
+	if own {
+		t.Errorf("a peer registered ports of the target node")
+	}
+	// The target's own registration (svc) and the peer's quota.
+	if want := min(lim.MaxEntriesPerNode, entries*3/4) + 1; total != want {
+		t.Errorf("%d members known, want %d (the peer's quota of %d and svc)", total, want, lim.MaxEntriesPerNode)
+	}
+
+	// The peer leaves: everything it registered goes, ports of other
+	// nodes included.
+	r.p.conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		total, _ := groupTotal(t, n)
+		if total == 1 && !linkUp(n, "h1raw") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d members left after the peer left, want 1 (svc)", total)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
