@@ -446,3 +446,116 @@ func TestMeshHostileGen1Flood(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// expectWarning sends one message and waits for a new mesh warning
+// containing want; the link stays up.
+func expectWarning(t *testing.T, n *testNode, r *meshRaw, msg, want string) {
+	t.Helper()
+	before := len(n.log.String())
+	r.send(t, msg)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if l := n.log.String()[before:]; strings.Contains(l, `level=WARN msg="mesh:`) && strings.Contains(l, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no mesh warning with %q; log:\n%s", msg, want, tail(n.log.String()[before:], 3000))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.echo(t, 5*time.Second)
+	if !linkUp(n, r.id) {
+		t.Fatalf("%s: the link went down", msg)
+	}
+}
+
+// checkWarningRate floods the node with count messages that each cause a
+// mesh warning and checks that the warnings are rate limited (at most
+// logBurst lines a second, the rest counted as suppressed) and that the
+// link stays up.
+func checkWarningRate(t *testing.T, n *testNode, r *meshRaw, msg string, count int) {
+	t.Helper()
+	before := meshWarnings(n)
+	t0 := time.Now()
+	r.send(t, strings.Repeat(msg, count))
+	r.echo(t, 20*time.Second)
+	// Wait until the mesh goroutine has handled them all.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		m := &n.mesh
+		m.mu.Lock()
+		q := len(m.q)
+		m.mu.Unlock()
+		if q == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mesh queue still holds %d events", q)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	secs := time.Since(t0).Seconds()
+	lines := meshWarnings(n) - before
+	t.Logf("%d malformed messages in %.2f s: %d warning lines", count, secs, lines)
+	if lines == 0 {
+		t.Errorf("no warnings for %d malformed messages", count)
+	}
+	// logBurst lines in each second the flood touched
+	if max := logBurst * (int(secs) + 2); lines > max {
+		t.Errorf("%d warning lines in %.2f s: not rate limited (%d a second)", lines, secs, logBurst)
+	}
+	// The next line that gets through counts what was left out.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	mark := len(n.log.String())
+	r.send(t, msg)
+	r.echo(t, 5*time.Second)
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(n.log.String()[mark:], "suppressed_before=") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line counts the suppressed warnings; log:\n%s", tail(n.log.String()[mark:], 2000))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !linkUp(n, r.id) {
+		t.Fatalf("the link went down")
+	}
+}
+
+// TestMeshHostileGen1Malformed: malformed Global messages and spawns are
+// ignored with a warning; the link stays up and the node learns nothing
+// from them.
+func TestMeshHostileGen1Malformed(t *testing.T) {
+	n := meshTarget(t, "m1target", 1)
+	r := gen1Peer(t, n, "m1raw")
+	for _, c := range []struct{ msg, want string }{
+		{`["X.1"]`, "empty message ignored"},
+		{`["X.1",{"a":1}]`, "unknown message ignored"},
+		{`["X.1","bogus",1,2]`, "unknown message ignored"},
+		{`["X.1","nodes","x"]`, "Global nodes: 1 malformed"},
+		{`["X.1","nodes",{"a":"b","c#d":["1.2.3.4:5"]}]`, "Global nodes: 2 malformed"},
+		{`["X.1","nodes",{"e":["1.2.3.4",":5","x:0","x:65536","x:-1"]}]`, "5 addresses not HOST:PORT"},
+		{`["X.1","set",[1]]`, "Global set: 1 malformed"},
+		{`["X.1","set",{"g":"x","h":[[1],null,{},"#p","m1target#echo"]}]`, "5 malformed values ignored, 1 entries for this node's ports refused"},
+		{`["X.1","addr",{"a":1}]`, "Global addr: 1 malformed"},
+		{`["X.1","reg1"]`, "Global reg1: 1 malformed"},
+		{`["X.1","reg1","g",[1]]`, "Global reg1: 1 malformed"},
+		{`["X.1","reg0",{},"x"]`, "Global reg0: 1 malformed"},
+		{`["X.1","reg0","svc","m1target#echo"]`, "withdrawals of entries the sender does not hold"},
+		{`["X.1","find",[]]`, "Global find: 1 malformed"},
+		{`["X.1","set",{"` + strings.Repeat("g", 2000) + `":["m1raw#p"]}]`, "over the length limit"},
+		{`["","AnyEvent::MP::_spawn","X.3","AnyEvent::MP::Global::connect",0,"someone"]`, "spawn for another node ID refused"},
+		{`["","AnyEvent::MP::_spawn","X.4","AnyEvent::MP::Global::connect",0,"m1raw"]`, "second Global port from one node"},
+	} {
+		expectWarning(t, n, r, c.msg, c.want)
+	}
+	// A spawn with another version is refused (the port dies with Perl's
+	// reason); no warning, the link stays up.
+	r.send(t, `["","AnyEvent::MP::_spawn","X.5","AnyEvent::MP::Global::connect",1,"m1raw"]`)
+	r.echo(t, 5*time.Second)
+	// Nothing malformed got in: the groups are the target's own.
+	if groups := n.Mesh().Groups; len(groups) != 1 || groups[0] != "svc" {
+		t.Errorf("groups after malformed input: %v", groups)
+	}
+	checkWarningRate(t, n, r, `["X.4","bogus"]`, 20_000)
+}
