@@ -313,7 +313,10 @@ func (m *meshLoop) admit(node string, addrs []string, since time.Time) {
 	if ok {
 		m.dialBudget -= len(all)
 		delete(m.dialPending, node)
-	} else if _, queued := m.dialPending[node]; queued || len(m.dialPending) < n.meshLimits.MaxNodes {
+	} else if old, queued := m.dialPending[node]; queued || len(m.dialPending) < n.meshLimits.MaxNodes {
+		if queued && old.since.Before(since) {
+			since = old.since // asked again: the first request counts
+		}
 		m.dialPending[node] = pendingDial{addrs: addrs, since: since}
 	}
 	m.mu.Unlock()
