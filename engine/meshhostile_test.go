@@ -385,6 +385,14 @@ func TestMeshHostileGen1Flood(t *testing.T) {
 	// The node learnt of MaxNodes nodes and dials them within its budget,
 	// for a monitor timeout; the rest were dropped.
 	checkDials(t, n, dc, t0, basePeers, n.cfg.MonitorTimeout+3*time.Second)
+	// What the node queued for them expires after a monitor timeout.
+	deadline := time.Now().Add(60 * time.Second)
+	for len(n.peers.all()) > basePeers+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d peer entries left of the flood", len(n.peers.all())-basePeers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	g := checkHeap(t, n, base, 32*mib, "nodes flood")
 	t.Logf("nodes flood of %d entries: processed after %v; heap growth %.1f MiB; %s", entries, took.Round(time.Millisecond), g, line)
 	r.echo(t, 5*time.Second)
@@ -416,25 +424,31 @@ func TestMeshHostileGen1Flood(t *testing.T) {
 		f.entry(fmt.Sprintf("grp%d", grp), b.String())
 	}
 	f.end(`}]`)
-	line = waitLogLine(t, n.log, 120*time.Second, "level=WARN", `Global set:`)
-	took = time.Since(t1)
-	r.echo(t, 10*time.Second)
+	// The target's own registration (svc) and the peer's quota.
+	want := min(lim.MaxEntriesPerNode, entries*3/4) + 1
+	deadline = time.Now().Add(120 * time.Second)
 	total, own := groupTotal(t, n)
+	for total != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d members known, want %d (the peer's quota of %d and svc)", total, want, lim.MaxEntriesPerNode)
+		}
+		time.Sleep(50 * time.Millisecond)
+		total, own = groupTotal(t, n)
+	}
+	took = time.Since(t1)
+	line = waitLogLine(t, n.log, 10*time.Second, "level=WARN", `Global set:`)
+	r.echo(t, 10*time.Second)
 	g = checkHeap(t, n, base, 64*mib, "set flood")
 	t.Logf("set flood of %d registrations: processed after %v; %d members known; heap growth %.1f MiB; %s",
 		entries, took.Round(time.Millisecond), total, g, line)
 	if own {
 		t.Errorf("a peer registered ports of the target node")
 	}
-	// The target's own registration (svc) and the peer's quota.
-	if want := min(lim.MaxEntriesPerNode, entries*3/4) + 1; total != want {
-		t.Errorf("%d members known, want %d (the peer's quota of %d and svc)", total, want, lim.MaxEntriesPerNode)
-	}
 
 	// The peer leaves: everything it registered goes, ports of other
 	// nodes included.
 	r.p.conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		total, _ := groupTotal(t, n)
 		if total == 1 && !linkUp(n, "h1raw") {
@@ -558,4 +572,217 @@ func TestMeshHostileGen1Malformed(t *testing.T) {
 		t.Errorf("groups after malformed input: %v", groups)
 	}
 	checkWarningRate(t, n, r, `["X.4","bogus"]`, 20_000)
+}
+
+// dbCount returns how many entries family holds in the node's database.
+func dbCount(t *testing.T, n *testNode, family string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fam, err := n.DBFamily(ctx, family)
+	mustf(t, err, "DBFamily %s", family)
+	return len(fam)
+}
+
+// waitDBCount waits until family holds want entries.
+func waitDBCount(t *testing.T, n *testNode, family string, want int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		got := dbCount(t, n, family)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("family %s holds %d entries, want %d", family, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// floodValue is the value of flood entry i: null, text, a number, a
+// small list or map.
+func floodValue(i int) string {
+	switch i % 5 {
+	case 0:
+		return "null"
+	case 1:
+		return `"v` + fmt.Sprint(i) + `"`
+	case 2:
+		return fmt.Sprint(i)
+	case 3:
+		return `[1,"a",null]`
+	}
+	return `{"k":[` + fmt.Sprint(i) + `]}`
+}
+
+// TestMeshHostileGen2Flood: a 2.x peer floods the node with a million
+// database entries (g_slave, g_upd sets and deletions) and, claiming to
+// be a global node, a million global nodes and addresses (g_set).
+func TestMeshHostileGen2Flood(t *testing.T) {
+	goroutineGuard(t, 10)
+	entries := meshFloodEntries()
+	n := meshTarget(t, "h2target", 2)
+	quota := n.meshLimits.MaxEntriesPerNode
+	trap := newMeshTrap(t)
+	closed := freeAddr(t)
+	self := n.Addrs()[0]
+	_, selfPort, _ := net.SplitHostPort(self)
+	r := dialMeshRaw(t, n, "h2raw", 2)
+	r.echo(t, 5*time.Second)
+
+	// g_slave: the peer makes the node its master (a global node) and
+	// hands it a database of a million entries: half in family "fam",
+	// half address entries ('l) for other nodes, which a node that is
+	// not global may not set.
+	base := retainedHeap(n)
+	t0 := time.Now()
+	f := r.flood(t, `["","g_slave",{"'l":{"h2raw":[]`)
+	f.first = false
+	for i := range entries / 2 {
+		f.entry(fmt.Sprintf("n%d", i), `["`+closed+`"]`)
+	}
+	f.raw(`},"fam":{`)
+	f.first = true
+	for i := range entries / 2 {
+		f.entry(fmt.Sprintf("k%d", i), floodValue(i))
+	}
+	f.end(`}}]`)
+	line := waitLogLine(t, n.log, 120*time.Second, "level=WARN", `g_slave:`)
+	took := time.Since(t0)
+	r.echo(t, 10*time.Second)
+	if !n.Mesh().Global {
+		t.Fatalf("g_slave did not make the node global: %+v", n.Mesh())
+	}
+	got := dbCount(t, n, "fam")
+	g := checkHeap(t, n, base, 64*mib, "g_slave flood")
+	t.Logf("g_slave flood of %d entries: processed after %v; %d entries kept; heap growth %.1f MiB; %s",
+		entries, took.Round(time.Millisecond), got, g, line)
+	// The peer's own address entry and its quota's rest.
+	if want := min(quota-1, entries/2); got != want {
+		t.Errorf("family fam holds %d entries, want %d (the per-node quota of %d less the peer's address entry)", got, want, quota)
+	}
+	if l := dbCount(t, n, "'l"); l != 2 {
+		t.Errorf("'l holds %d entries, want 2 (the node's and the peer's)", l)
+	}
+
+	// g_upd: a million deletions, then a million new entries.
+	base = retainedHeap(n)
+	t1 := time.Now()
+	f = r.flood(t, `["","g_upd","fam",null,[`)
+	for i := range entries {
+		if i > 0 {
+			f.raw(",")
+		}
+		f.raw(fmt.Sprintf(`"k%d"`, i))
+	}
+	f.end(`]]`)
+	waitDBCount(t, n, "fam", 0, 120*time.Second)
+	tookDel := time.Since(t1)
+	t2 := time.Now()
+	f = r.flood(t, `["","g_upd","fam2",{`)
+	for i := range entries {
+		f.entry(fmt.Sprintf("u%d", i), floodValue(i))
+	}
+	f.end(`},[]]`)
+	line = waitLogLine(t, n.log, 120*time.Second, "level=WARN", `g_upd:`, "over the limits")
+	took = time.Since(t2)
+	r.echo(t, 10*time.Second)
+	got = dbCount(t, n, "fam2")
+	g = checkHeap(t, n, base, 64*mib, "g_upd flood")
+	t.Logf("g_upd flood: %d deletions processed after %v; %d entries processed after %v, %d kept; heap growth %.1f MiB; %s",
+		entries, tookDel.Round(time.Millisecond), entries, took.Round(time.Millisecond), got, g, line)
+	if got != quota-1 {
+		t.Errorf("family fam2 holds %d entries, want %d", got, quota-1)
+	}
+
+	// g_global, then g_set: the peer, now a global node, hands over a
+	// database naming a million global nodes ('g) and, for the first
+	// tenth, addresses ('l) to dial: the node keeps at most 256 global
+	// nodes connected and dials within its budget.
+	base = retainedHeap(n)
+	basePeers := len(n.peers.all())
+	dc := countDials(n, trap)
+	r.send(t, `["","g_global"]`)
+	waitDBCount(t, n, "fam2", 0, 30*time.Second) // what it held as a slave goes
+	t3 := time.Now()
+	f = r.flood(t, `["","g_set",{"'l":{`)
+	for i := range entries / 10 {
+		f.entry(fmt.Sprintf("n%d", i), floodAddrs(i, self, selfPort, closed, trap.addr()))
+	}
+	f.raw(`},"'g":{`)
+	f.first = true
+	for i := range entries {
+		f.entry(fmt.Sprintf("n%d", i), "null")
+	}
+	f.end(`}}]`)
+	line = waitLogLine(t, n.log, 120*time.Second, "level=WARN", `g_set:`)
+	took = time.Since(t3)
+	kept := waitLogLine(t, n.log, 30*time.Second, "level=WARN", `global nodes beyond 256 not kept connected`)
+	r.echo(t, 10*time.Second)
+	checkDials(t, n, dc, t3, basePeers, n.cfg.MonitorTimeout+3*time.Second)
+	gl, ll := dbCount(t, n, "'g"), dbCount(t, n, "'l")
+	g = checkHeap(t, n, base, 64*mib, "g_set flood")
+	t.Logf("g_set flood of %d global nodes and %d addresses: processed after %v; 'g %d, 'l %d entries; heap growth %.1f MiB; %s; %s",
+		entries, entries/10, took.Round(time.Millisecond), gl, ll, g, line, kept)
+	if gl+ll > quota+4 {
+		t.Errorf("'g and 'l hold %d entries: over the per-node quota of %d", gl+ll, quota)
+	}
+	if !linkUp(n, "h2raw") {
+		t.Fatalf("the link went down")
+	}
+
+	// The peer leaves: what it gave goes.
+	r.p.conn.Close()
+	waitDBCount(t, n, "'g", 1, 30*time.Second)
+}
+
+// TestMeshHostileGen2Malformed: malformed g_* requests are ignored with a
+// warning; the link stays up and the database learns nothing from them.
+func TestMeshHostileGen2Malformed(t *testing.T) {
+	n := meshTarget(t, "m2target", 2)
+	r := dialMeshRaw(t, n, "m2raw", 2)
+	r.echo(t, 5*time.Second)
+	deep := strings.Repeat("[", 40) + strings.Repeat("]", 40)
+	for _, c := range []struct{ msg, want string }{
+		// while the node is an ordinary node
+		{`["","g_upd","fam",{"k":1},[]]`, "g_upd: only served by global nodes"},
+		{`["","g_find","x"]`, "g_find: only served by global nodes"},
+		{`["","g_bogus",1]`, "g_bogus: unknown request"},
+		{`["","g_slave",[1]]`, "g_slave: database is not a map"},
+		// g_slave makes it global; bad entries are dropped
+		{`["","g_slave",{"fam":"x","f2":{"k":` + deep + `},"'l":{"other":["1.2.3.4:5"]},"'g":{"other":null}}]`, "g_slave: 4 bad entries ignored"},
+		{`["","g_upd",[1],{}]`, "g_upd: bad family name"},
+		{`["","g_upd","f","x"]`, "g_upd: entries are not a map"},
+		{`["","g_upd","f",{},"x"]`, "g_upd: deleted keys are not a list of strings"},
+		{`["","g_upd","f",{},[[1]]]`, "g_upd: deleted keys are not a list of strings"},
+		{`["","g_upd","'l",{"m2raw":["a:1","b:2","c:3","d:4","e:5","f:6","g:7","h:8","i:9","j:10","k:11","l:12","m:13","n:14","o:15","p:16","q:17"]},[]]`, "g_upd: 1 bad entries ignored"},
+		{`["","g_upd","` + strings.Repeat("f", 2000) + `",{},[]]`, "g_upd: bad family name"},
+		{`["","g_set","x"]`, "g_set: database is not a map"},
+		{`["","g_set",{"fam":{"k":1}}]`, "g_set: not from a global node"},
+		{`["","g_find",{}]`, "g_find: bad node ID"},
+		{`["","g_db_keys",[],"id"]`, "g_db_keys: bad family name or query ID"},
+		{`["","g_db_family","f",{}]`, "g_db_family: bad family name or query ID"},
+		{`["","g_mon1",null]`, "g_mon1: bad family name"},
+		{`["","g_mon0",[]]`, "g_mon0: bad family name"},
+		{`["","g_found",{},[]]`, "g_found: bad node ID"},
+		{`["","g_found","x","y"]`, "g_found: addresses are not a list"},
+		{`["","g_chg1",[],{}]`, "g_chg1: bad family name"},
+		{`["","g_chg2","f",{},5]`, "g_chg2: deleted keys are not a list of strings"},
+	} {
+		expectWarning(t, n, r, c.msg, c.want)
+	}
+	if !n.Mesh().Global {
+		t.Errorf("g_slave did not make the node global")
+	}
+	// Nothing malformed got in.
+	for _, fam := range []string{"fam", "f", "f2"} {
+		if c := dbCount(t, n, fam); c != 0 {
+			t.Errorf("family %s holds %d entries", fam, c)
+		}
+	}
+	if c := dbCount(t, n, "'l"); c != 1 {
+		t.Errorf("'l holds %d entries, want the node's own", c)
+	}
+	checkWarningRate(t, n, r, `["","g_bogus"]`, 20_000)
 }
