@@ -15,7 +15,8 @@ func (n *Node) connectPeer(p *peer, force bool) {
 	p.mu.Lock()
 	now := monoNow()
 	e := p.ext
-	if e == nil || len(e.addrs) == 0 || !force && time.Duration(now-e.lastAttempt) < n.cfg.ConnectInterval {
+	// lastAttempt 0: never tried (the first attempt waits for nothing).
+	if e == nil || len(e.addrs) == 0 || !force && e.lastAttempt != 0 && time.Duration(now-e.lastAttempt) < n.cfg.ConnectInterval {
 		p.mu.Unlock()
 		return
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -84,13 +85,22 @@ func TestLinkLostCounted(t *testing.T) {
 	srv.waitEvent(t, "stalled", true, 2*time.Second)
 	mon := monitorChan(srv.Node, "stalled")
 	payload := strings.Repeat("p", 1000)
-	for {
-		if err := srv.Send("stalled#in", payload); err != nil {
+	// Fill the link until Wait blocks: the kernel's socket buffers (which
+	// may grow meanwhile) are full and the node holds the rest.
+	d := srv.Dest("stalled#in")
+	for round := 0; ; round++ {
+		for d.Send(payload) == nil {
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := d.Wait(ctx)
+		cancel()
+		if err != nil {
 			break
 		}
+		if round == 100 {
+			t.Fatal("the link never filled up")
+		}
 	}
-	// Give the loop a moment to fill the socket, then drop the peer.
-	time.Sleep(50 * time.Millisecond)
 	p.conn.Close()
 	if r := waitReason(t, mon, 5*time.Second); r[0] != "transport_error" {
 		t.Fatalf("monitor: %v", r)
