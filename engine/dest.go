@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+)
 
 // Dest is a port ID resolved once, for a sender that sends many messages
 // to the same port: Dest.Send is Node.Send without splitting the ID and
@@ -34,7 +37,7 @@ func (d *Dest) Send(args ...any) error {
 		return ErrClosed
 	}
 	if d.local {
-		n.deliverLocal(d.port, args)
+		n.deliverLocal(d.port, slices.Clone(args))
 		return nil
 	}
 	// A connected peer is never a forgotten one (see checkPeers), so its

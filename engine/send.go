@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aemp-go/aemp/framing"
 )
@@ -17,8 +18,8 @@ type queued struct {
 // included; it never blocks.
 //
 // A port of this node gets the message at once, on the calling goroutine,
-// as Go values (not encoded: the handler sees args itself, so they must
-// not be changed after the call). A port of another node: the message is
+// as Go values (not encoded: the handler sees the values themselves, so
+// they must not be changed after the call; the argument list is copied). A port of another node: the message is
 // encoded now, on the connection to that node, or into the node's queue
 // while it is not connected (a connection is then opened when addresses
 // of the node are known: seeds, Connect, the mesh). A value that cannot
@@ -49,7 +50,10 @@ func (n *Node) Send(portID string, args ...any) error {
 	}
 	node, port := SplitPortID(portID)
 	if node == n.id || node == "" {
-		n.deliverLocal(port, args)
+		// A copy of the list (not of the values): the handler keeps it,
+		// and the caller's variadic slice then stays on its stack for
+		// remote sends, which only encode it.
+		n.deliverLocal(port, slices.Clone(args))
 		return nil
 	}
 	return n.sendToPeer(n.peerFor(node), port, args, false)
@@ -62,7 +66,7 @@ func (n *Node) Send(portID string, args ...any) error {
 func (n *Node) sendControl(portID string, args ...any) error {
 	node, port := SplitPortID(portID)
 	if node == n.id || node == "" {
-		n.deliverLocal(port, args)
+		n.deliverLocal(port, slices.Clone(args))
 		return nil
 	}
 	return n.sendTo(node, port, args)
