@@ -124,7 +124,7 @@ func TestMeshGen1NodesDialBeforeQueue(t *testing.T) {
 			t.Errorf("x asked its master to find %v: it was just told where b listens", m[2:])
 		}
 	}
-	x.log.waitLog(t, "connect failed", 5*time.Second)
+	x.log.waitLog(t, "connection attempt failed", 5*time.Second)
 	if !strings.Contains(x.log.String(), gone) {
 		t.Errorf("x did not dial b at %s:\n%s", gone, tail(x.log.String(), 2000))
 	}
