@@ -62,7 +62,7 @@ func newMeshTrap(t *testing.T) *meshTrap {
 func (tr *meshTrap) addr() string { return tr.ln.Addr().String() }
 
 // dialCounter counts the connection attempts a node makes: dials that
-// failed (its debug log's "connect failed"), dials that reached the trap,
+// failed (its log's "connection attempt failed"), dials that reached the trap,
 // and dials that reached the node itself (each counts twice in its
 // opened connections: the dialling and the accepting end).
 type dialCounter struct {
@@ -80,7 +80,7 @@ func countDials(n *testNode, trap *meshTrap) *dialCounter {
 }
 
 func (d *dialCounter) read() (failed, trap, opened int64) {
-	return int64(strings.Count(d.n.log.String(), `msg="connect failed"`)), d.trap.accepted.Load(), d.n.stats.opened.Load()
+	return int64(strings.Count(d.n.log.String(), `msg="connection attempt failed"`)), d.trap.accepted.Load(), d.n.stats.opened.Load()
 }
 
 // since returns the attempts since the counter was made.
