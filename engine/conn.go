@@ -368,8 +368,8 @@ func (c *conn) dispatchFrames(rd *reader, in []byte, used int, msgs *int64) (_ i
 	for used < len(in) {
 		var n int
 		// Decoding into a field, not a local, keeps the Message off the
-		// heap: one allocation per received message less.
-		rd.cur, n, err = rd.dec.Next(in[used:])
+		// heap and saves copying it.
+		n, err = rd.dec.NextInto(&rd.cur, in[used:])
 		if err != nil || n == 0 {
 			return used, false, err
 		}

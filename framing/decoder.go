@@ -74,23 +74,31 @@ func (d *Decoder) Reset() {
 // space for decoded port names): it is valid until buf is modified or Next
 // is called again. Use Message.Clone to keep it.
 func (d *Decoder) Next(buf []byte) (m Message, n int, err error) {
+	n, err = d.NextInto(&m, buf)
+	return m, n, err
+}
+
+// NextInto is Next storing the message in *m (whose contents are
+// unspecified when n == 0 or on an error): a caller that keeps one
+// Message for every frame saves copying it.
+func (d *Decoder) NextInto(m *Message, buf []byte) (n int, err error) {
 	if d.err != nil {
-		return Message{}, 0, d.err
+		return 0, d.err
 	}
 	switch d.kind {
 	case kindStorable:
-		n, err = d.nextStorable(buf, &m)
+		n, err = d.nextStorable(buf, m)
 	case kindCBOR:
-		n, err = d.nextCBOR(buf, &m)
+		n, err = d.nextCBOR(buf, m)
 	default:
-		n, err = d.nextJSON(buf, &m)
+		n, err = d.nextJSON(buf, m)
 	}
 	if err != nil {
 		d.err = err
-		return Message{}, 0, err
+		return 0, err
 	}
 	d.off += int64(n)
-	return m, n, nil
+	return n, nil
 }
 
 // Offset returns the stream offset of the first byte not yet consumed:
