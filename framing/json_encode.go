@@ -196,8 +196,13 @@ func appendJSONString(dst []byte, s string) ([]byte, error) {
 		// Eight plain ASCII bytes at a time (no control character, no
 		// quote, no backslash, no byte >= 0x80): the common case of
 		// payload strings, copied below in one append.
-		for i+8 <= len(s) && plainASCII8(s[i:i+8]) {
+		for i+8 <= len(s) && plainWord(load64(s[i:])) {
 			i += 8
+		}
+		// Fewer than 8 bytes left: check them as the 8-byte window that
+		// ends the string, overlapping bytes already found plain.
+		if i < len(s) && len(s)-i < 8 && len(s) >= 8 && plainWord(load64(s[len(s)-8:])) {
+			i = len(s)
 		}
 		if i >= len(s) {
 			break
@@ -225,14 +230,22 @@ func appendJSONString(dst []byte, s string) ([]byte, error) {
 }
 
 // plainASCII8 reports whether the 8 bytes of b need no escaping and no
-// UTF-8 check: each is in 0x20..0x7f and is neither '"' nor '\\'. The
-// classic word tricks: (x - 0x01..01) &^ x has a byte's high bit set if
-// some byte of x is zero (exact for "some byte", which is all that is
-// asked); likewise for "below 0x20" when no byte is >= 0x80.
-func plainASCII8(b string) bool {
+// UTF-8 check: each is in 0x20..0x7f and is neither '"' nor '\\'.
+func plainASCII8(b string) bool { return plainWord(load64(b)) }
+
+// load64 reads the first 8 bytes of b, little-endian (one load once
+// compiled).
+func load64(b string) uint64 {
 	_ = b[7]
-	v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// plainWord is plainASCII8 of a word. The classic word tricks:
+// (x - 0x01..01) &^ x has a byte's high bit set if some byte of x is zero
+// (exact for "some byte", which is all that is asked); likewise for
+// "below 0x20" when no byte is >= 0x80.
+func plainWord(v uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q := v ^ '"'*ones
 	bs := v ^ '\\'*ones
