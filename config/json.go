@@ -47,6 +47,7 @@ type SyntaxError struct {
 	Line   int // 1-based line of Offset
 }
 
+// Error returns the message with its line and byte offset.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%s, at line %d (byte offset %d)", e.Msg, e.Line, e.Offset)
 }

@@ -21,6 +21,8 @@ type PortDiedError struct {
 	Reason []any
 }
 
+// Error returns "aemp: port PORT died: REASON WORDS" (or "was killed"
+// for a normal kill).
 func (e *PortDiedError) Error() string {
 	words := make([]string, len(e.Reason))
 	for i, r := range e.Reason {

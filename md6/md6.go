@@ -93,6 +93,7 @@ type ParamError struct {
 	Value int
 }
 
+// Error returns the error with the value that was refused.
 func (e *ParamError) Error() string { return fmt.Sprintf("%v (got %d)", e.Err, e.Value) }
 
 // Unwrap returns the sentinel error.

@@ -55,6 +55,7 @@ const (
 	PhaseAuth                  // reading/verifying the peer's auth line
 )
 
+// String names the phase.
 func (p Phase) String() string {
 	switch p {
 	case PhaseSetup:
@@ -77,6 +78,7 @@ type Error struct {
 	Err   error
 }
 
+// Error returns Msg, the original's text.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns the sentinel, for errors.Is.

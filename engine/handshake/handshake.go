@@ -21,6 +21,7 @@ const (
 	TLSServer                // our nonce line is higher: we accept (Perl "accept")
 )
 
+// String names the role.
 func (r TLSRole) String() string {
 	switch r {
 	case TLSNone:
