@@ -140,13 +140,13 @@ func (d *Decoder) scanCBOR(b []byte, max int) (int, error) {
 		if s.str != 0 && c != cborBreak && (c>>5+1 != s.str || c&31 == cborAIIndef) {
 			return 0, d.cborOpErr(i, ErrMalformed, c, "indefinite-length string chunk is not a definite string of the same type")
 		}
-		if c == cborSimple1 {
-			// Every two-byte simple value is refused (by CBOR::XS too):
-			// no need to wait for its second byte.
-			return 0, d.cborSimpleErr(b, i)
-		}
 		major, ai, arg, hl, ok := c>>5, c&31, uint64(c&31), 1, true
 		if ai >= cborAI1 {
+			if c == cborSimple1 {
+				// Every two-byte simple value is refused (by CBOR::XS
+				// too): no need to wait for its second byte.
+				return 0, d.cborSimpleErr(b, i)
+			}
 			if major, ai, arg, hl, ok = cborHead(b, i); !ok {
 				return -1, nil
 			}

@@ -13,25 +13,31 @@ import (
 // Perl walks a string whose UTF-8 flag is on: the UTF-8 lengths, 1 for a
 // stray continuation byte, and Perl's extended forms (F8..FF: 5 to 13
 // bytes).
-func perlUTF8Skip(c byte) int {
-	switch {
-	case c < 0xc0:
-		return 1
-	case c < 0xe0:
-		return 2
-	case c < 0xf0:
-		return 3
-	case c < 0xf8:
-		return 4
-	case c < 0xfc:
-		return 5
-	case c < 0xfe:
-		return 6
-	case c == 0xfe:
-		return 7
+func perlUTF8Skip(c byte) int { return int(perlUTF8Skips[c]) }
+
+var perlUTF8Skips = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c < 0xc0:
+			t[c] = 1
+		case c < 0xe0:
+			t[c] = 2
+		case c < 0xf0:
+			t[c] = 3
+		case c < 0xf8:
+			t[c] = 4
+		case c < 0xfc:
+			t[c] = 5
+		case c < 0xfe:
+			t[c] = 6
+		case c == 0xfe:
+			t[c] = 7
+		default:
+			t[c] = 13
+		}
 	}
-	return 13
-}
+	return
+}()
 
 // appendPerlText appends the text of a Perl string whose UTF-8 flag is on,
 // given its internal bytes b, as valid UTF-8. JSON::XS lets surrogates and

@@ -3,6 +3,7 @@ package framing
 import (
 	"encoding/binary"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ScalarArgs summarizes the arguments of a message without decoding them
@@ -75,6 +76,9 @@ func jsonScalarArgs(b []byte, i int) (n, length int, first []byte, ok bool) {
 						j += 2
 					}
 					chars++
+				case b[j] < utf8.RuneSelf:
+					j++
+					chars++
 				default: // one character, as Perl counts them
 					j += perlUTF8Skip(b[j])
 					chars++
@@ -98,23 +102,33 @@ func jsonScalarArgs(b []byte, i int) (n, length int, first []byte, ok bool) {
 			i += 5
 		case c == '-' || isDigit(c):
 			j := i
-			plain := true // an integer literal other than -0: Perl writes it as it is
 			for j < len(b) && (isDigit(b[j]) || b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
-				plain = plain && b[j] != '.' && b[j] != 'e' && b[j] != 'E'
 				j++
 			}
-			if plain && string(b[i:j]) != "-0" {
-				length += j - i
-			} else {
-				var nb [32]byte
-				length += len(appendJSONNumberText(nb[:0], b[i:j]))
-			}
+			length += jsonNumberLength(b[i:j])
 			i = j
 		default: // a container
 			return 0, 0, nil, false
 		}
 		n++
 	}
+}
+
+// jsonNumberLength is the length of the number literal lit as Perl
+// writes the number (appendJSONNumberText).
+func jsonNumberLength(lit []byte) int {
+	plain := len(lit) != 2 || lit[0] != '-' || lit[1] != '0' // "-0" is "0"
+	for _, c := range lit {
+		if c == '.' || c == 'e' || c == 'E' {
+			plain = false
+			break
+		}
+	}
+	if plain { // an integer literal: Perl writes it as it is
+		return len(lit)
+	}
+	var nb [32]byte
+	return len(appendJSONNumberText(nb[:0], lit))
 }
 
 func isHighSurrogate(hex []byte) bool {
