@@ -9,7 +9,7 @@ import (
 )
 
 // The deliberate differences from Perl's codecs, in one place (and in
-// docs/framing-diff.md): where our decoder rejects what Perl takes, or
+// docs/framing.md section 6): where our decoder rejects what Perl takes, or
 // fails a connection where Perl waits. Each entry decides whether one
 // disagreement is an instance of it; anything else is a disagreement to
 // fix. Differences inside values (text that is not Unicode, CBOR::XS's
@@ -169,10 +169,11 @@ var deliberateRejects = []deliberate{
 	}},
 	// CBOR: an item that is never valid (reserved additional information,
 	// an indefinite-length integer or tag, a simple value other than
-	// false, true, null, undefined and the floats): we fail as soon as
-	// its first byte arrives; CBOR::XS compares an enclosing array's
-	// count with the bytes there before it reads the items, and may still
-	// be waiting (once they are there, it fails on the item too).
+	// false, true, null, undefined and the floats), or undefined as a map
+	// key: we fail as soon as its first byte arrives; CBOR::XS compares an
+	// enclosing array's or map's count with the bytes there before it
+	// reads the items, and may still be waiting (once they are there, it
+	// fails on the item too).
 	{"cbor-early", func(r *ourReject) bool {
 		i := int(r.err.Offset) - r.start
 		if r.codec != framing.CBOR || !r.wait || i < 0 || i >= len(r.frame) {
@@ -180,6 +181,9 @@ var deliberateRejects = []deliberate{
 		}
 		c := r.frame[i]
 		ai := c & 31
+		if c == 0xf7 && errors.Is(r.err, framing.ErrUnsupported) {
+			return true // undefined as a map key
+		}
 		return ai >= 28 && ai <= 30 || c == 0x1f || c == 0x3f || c == 0xdf || c >= 0xe0 && c <= 0xf3 || c == 0xf8
 	}},
 	// CBOR: an array or map as a map key: CBOR::XS uses the reference's

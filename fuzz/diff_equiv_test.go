@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/aemp-go/aemp/framing"
@@ -17,7 +18,7 @@ import (
 // model is not Go's: a Perl scalar is undef, a string (a sequence of
 // characters, with an internal UTF-8 flag that says how they are stored),
 // a number (IV, UV or NV) or a reference; containers are arrays and
-// hashes whose keys are strings. docs/framing-diff.md describes the
+// hashes whose keys are strings. docs/framing.md section 6 describes the
 // relation in prose; in short, a decoded Go value v and a Perl value p are
 // the same when
 //
@@ -177,7 +178,9 @@ func perlDepth(p *perlValue) int {
 // they differ by at most 2^-51 relative to the larger of |ours| and
 // 1e-280 (two units in the last place, or about 4.4e-296 absolutely).
 // Beyond the range of doubles, where our literal's nearest double is an
-// infinity, JSON::XS gives that infinity or NaN.
+// infinity, JSON::XS gives that infinity or NaN; it also gives NaN for
+// some literals with an exponent beyond ±308 whose value is in range,
+// such as -0.0e320 (see jsonHugeExponent).
 func jsonFloatClose(ours, perl float64) bool {
 	if ours == perl || math.IsNaN(ours) && math.IsNaN(perl) {
 		return true
@@ -189,6 +192,18 @@ func jsonFloatClose(ours, perl float64) bool {
 		return false
 	}
 	return math.Abs(ours-perl) <= 0x1p-51*math.Max(math.Abs(ours), 1e-280)
+}
+
+// jsonHugeExponent reports whether the literal has an exponent beyond
+// ±308, where JSON::XS's own arithmetic may give NaN (0e400 is 0 times
+// infinity): part of json-float-parse.
+func jsonHugeExponent(lit string) bool {
+	i := strings.IndexAny(lit, "eE")
+	if i < 0 {
+		return false
+	}
+	e, err := strconv.Atoi(strings.TrimPrefix(lit[i+1:], "+"))
+	return err != nil || e > 308 || e < -308
 }
 
 func bigOf(s string) (*big.Int, bool) {
@@ -231,7 +246,7 @@ func sameNumber(codec framing.Codec, n framing.Number, p *perlValue) string {
 		if math.Float64bits(f) == math.Float64bits(p.f) || math.IsNaN(f) && math.IsNaN(p.f) {
 			return ""
 		}
-		if codec == framing.JSON && jsonFloatClose(f, p.f) {
+		if codec == framing.JSON && (jsonFloatClose(f, p.f) || math.IsNaN(p.f) && jsonHugeExponent(string(n))) {
 			return ""
 		}
 	case 's':

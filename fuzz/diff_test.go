@@ -22,7 +22,7 @@ import (
 //
 // Differences that are on purpose are listed in diff_deliberate_test.go
 // (rejections) and diff_equiv_test.go (values), and described in
-// docs/framing-diff.md.
+// docs/framing.md section 6 (The Perl codecs and options).
 
 // framingByte is the oracle's name of a framing.
 func framingByte(c framing.Codec) byte { return c.Name()[0] }
