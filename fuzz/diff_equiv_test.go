@@ -178,9 +178,8 @@ func perlDepth(p *perlValue) int {
 // they differ by at most 2^-51 relative to the larger of |ours| and
 // 1e-280 (two units in the last place, or about 4.4e-296 absolutely).
 // Beyond the range of doubles, where our literal's nearest double is an
-// infinity, JSON::XS gives that infinity or NaN; it also gives NaN for
-// some literals with an exponent beyond ±308 whose value is in range,
-// such as -0.0e320 (see jsonHugeExponent).
+// infinity, JSON::XS gives that infinity or NaN; for literals with an
+// exponent beyond ±308 it gives anything (see jsonHugeExponent).
 func jsonFloatClose(ours, perl float64) bool {
 	if ours == perl || math.IsNaN(ours) && math.IsNaN(perl) {
 		return true
@@ -195,8 +194,9 @@ func jsonFloatClose(ours, perl float64) bool {
 }
 
 // jsonHugeExponent reports whether the literal has an exponent beyond
-// ±308, where JSON::XS's own arithmetic may give NaN (0e400 is 0 times
-// infinity): part of json-float-parse.
+// ±308, where JSON::XS's own arithmetic gives anything: NaN for -0.0e320
+// (0 times infinity), 0 for 1e2170000000 (the exponent overflows). Part
+// of json-float-parse.
 func jsonHugeExponent(lit string) bool {
 	i := strings.IndexAny(lit, "eE")
 	if i < 0 {
@@ -246,7 +246,7 @@ func sameNumber(codec framing.Codec, n framing.Number, p *perlValue) string {
 		if math.Float64bits(f) == math.Float64bits(p.f) || math.IsNaN(f) && math.IsNaN(p.f) {
 			return ""
 		}
-		if codec == framing.JSON && (jsonFloatClose(f, p.f) || math.IsNaN(p.f) && jsonHugeExponent(string(n))) {
+		if codec == framing.JSON && (jsonFloatClose(f, p.f) || jsonHugeExponent(string(n))) {
 			return ""
 		}
 	case 's':
@@ -349,6 +349,21 @@ type ourMsg struct {
 	port     string
 	routable bool
 	args     []any
+	raw      []byte // the frame
+}
+
+// jsonPortLiteral is the number literal that is element 0 of a json
+// frame, or "".
+func jsonPortLiteral(raw []byte) string {
+	i := 1
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	j := i
+	for j < len(raw) && strings.IndexByte("0123456789+-.eE", raw[j]) >= 0 {
+		j++
+	}
+	return string(raw[i:j])
 }
 
 // samePort compares our port and routability with Perl's element 0.
@@ -388,7 +403,7 @@ func samePort(codec framing.Codec, m *ourMsg, p *perlValue) string {
 	// json-float-parse: our port is the number as Perl prints it, from
 	// the literal's nearest double, Perl's from its own.
 	if ok && m.routable && codec == framing.JSON && p.kind == 'n' {
-		if f, err := strconv.ParseFloat(m.port, 64); err == nil && jsonFloatClose(f, p.f) {
+		if lit := jsonPortLiteral(m.raw); lit != "" && sameNumber(codec, framing.Number(lit), p) == "" {
 			return ""
 		}
 	}

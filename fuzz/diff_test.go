@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -56,7 +57,7 @@ func ourDecode(t *testing.T, codec framing.Codec, stream []byte) *ourStream {
 		if err != nil {
 			t.Fatalf("Args of a validated message: %v", err)
 		}
-		s.msgs = append(s.msgs, ourMsg{port: m.PortString(), routable: m.Routable(), args: args})
+		s.msgs = append(s.msgs, ourMsg{port: m.PortString(), routable: m.Routable(), args: args, raw: bytes.Clone(m.Raw())})
 		s.starts = append(s.starts, used)
 		used += n
 	}
