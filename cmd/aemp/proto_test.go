@@ -384,7 +384,7 @@ func TestProtoBadInput(t *testing.T) {
 		{"notjson", []string{"snd", "T#p", "x"}, 1, "notjson: not a valid configuration file"},
 		{"loop", []string{"cal", "T#p"}, 1, "profile loop: aemp -> b -> aemp"},
 		{"nosecret", []string{"mon", "T#p"}, 1, "no secret configured"},
-		{"dead", []string{"cal", "--timeout", "1", "T#p", "x"}, 1, "seed " + deadAddr + ": connection refused"},
+		{"dead", []string{"cal", "--timeout", "1", "T#p", "x"}, 1, "seed " + deadAddr + ": Connection refused"},
 		{"good", []string{"snd", "#p", "x"}, 2, "#p: not a port ID"},
 		{"good", []string{"cal"}, 2, "PORT missing"},
 		{"good", []string{"mon", "T#p", "extra"}, 2, "unexpected argument extra"},
