@@ -208,7 +208,7 @@ func (c *cliNode) whyUnreachable(node string) string {
 	return strings.Join(parts, "; ")
 }
 
-// dialError shortens a dial error to its cause ("connection refused").
+// dialError shortens a dial error to its cause ("Connection refused").
 func dialError(err error) string {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
