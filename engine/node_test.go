@@ -502,3 +502,39 @@ func TestSeedIsSelf(t *testing.T) {
 		t.Fatalf("dialled itself %d times:\n%s", k/2, a.log.String())
 	}
 }
+
+// Requests the node port does not serve are not decoded, and small-by-
+// nature requests above 64 KiB are dropped: a peer cannot make the node
+// decode a megabyte of deeply nested maps (tens of megabytes of Go
+// values) for nothing. The link stays up.
+func TestNodePortDecodesOnlyWhatItServes(t *testing.T) {
+	srv := startNode(t, "npd", Config{})
+	p, err := dialRaw(t, srv.Addrs()[0], "bomber", "test-secret", "json")
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	nested := strings.Repeat(`{"a":`, 500) + "1" + strings.Repeat("}", 500)
+	var b strings.Builder
+	for _, name := range []string{"g_db_family", "Some::function", "up_nodes"} {
+		b.Reset()
+		b.WriteString(`["","` + name + `"`)
+		for b.Len() < 1<<20 {
+			b.WriteString("," + nested)
+		}
+		b.WriteString("]")
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p.conn.Write([]byte(b.String()))
+		p.conn.Write([]byte(`["","time","bomber#t"]`))
+		if got := p.readJSONNoMesh(t, 10*time.Second); !strings.HasPrefix(got, `["t",`) {
+			t.Fatalf("%s: time answered %s", name, got)
+		}
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		// This process's own allocations for the request (building it, the
+		// read buffers) are ~16 MiB; decoding it would add ~60 MiB more.
+		if grew := int64(after.TotalAlloc - before.TotalAlloc); grew > 32<<20 {
+			t.Errorf("%s: %d MiB allocated for a 1 MiB request", name, grew>>20)
+		}
+	}
+}

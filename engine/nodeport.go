@@ -114,12 +114,59 @@ func (s *nodePortState) nodeDown(n *Node, node, reason string) {
 }
 
 // nodePortMessage handles a message for port "" from a connection.
+//
+// The request's name is read first, without decoding the rest: requests
+// this node does not serve are dropped undecoded, and those whose
+// arguments are small by nature (mon1, time, g_find, ...) are dropped
+// above maxSmallRequest bytes. Decoding is what a peer could otherwise
+// make expensive: a megabyte of maps nested 500 deep decodes to dozens of
+// megabytes of Go values, for a request the node then ignores.
 func (n *Node) nodePortMessage(c *conn, m *framing.Message) {
+	if name, ok := m.FirstArg(); ok {
+		switch n.nodePortSize(string(name)) {
+		case reqIgnored:
+			return
+		case reqSmall:
+			if len(m.Raw()) > maxSmallRequest {
+				n.logLimited("node-port request too large; ignored", "node", c.nodeID(), "request", string(name), "bytes", len(m.Raw()))
+				return
+			}
+		}
+	} else if len(m.Raw()) > maxSmallRequest {
+		return // no plain request name: nothing this node serves
+	}
 	args, err := m.Args()
 	if err != nil {
 		return
 	}
 	n.nodePortRequest(c, c.nodeID(), args)
+}
+
+// maxSmallRequest bounds node-port requests whose arguments are a few
+// names and reply ports.
+const maxSmallRequest = 64 << 10
+
+// Kinds of node-port requests, by the size their arguments may have.
+const (
+	reqIgnored = iota // not served: not decoded
+	reqSmall          // names and reply ports
+	reqLarge          // messages, reasons, database contents
+)
+
+// nodePortSize says whether this node serves the request name and how
+// large its arguments may be.
+func (n *Node) nodePortSize(name string) int {
+	switch name {
+	case "snd", "snd_multiple", "kil", "kil1", "kil0", "AnyEvent::MP::_spawn",
+		"g_slave", "g_set", "g_upd", "g_chg1", "g_chg2", "g_reply", "g_found":
+		return reqLarge
+	case "", "devnull":
+		return reqIgnored
+	}
+	if nodePortRequests[name] || name == "eval" || strings.HasPrefix(name, "g_") {
+		return reqSmall
+	}
+	return reqIgnored
 }
 
 // nodePortRequest carries out one node-port request from node src.
