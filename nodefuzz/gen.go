@@ -97,6 +97,8 @@ type greetingParts struct {
 	extra   string // bytes after line 2
 	echo    bool   // send the target's own lines instead
 	noNonce bool   // line 1 only, then nothing
+	cut     int    // > 0: keep only this many fields of line 1 (+1)
+	utf16   bool   // line 1 in UTF-16LE
 }
 
 func (g *generator) baseGreeting(r *rand.Rand, id, framing string) *greetingParts {
@@ -116,7 +118,20 @@ func (g *generator) baseGreeting(r *rand.Rand, id, framing string) *greetingPart
 func (gp *greetingParts) bytes() []byte {
 	var b strings.Builder
 	b.WriteString(gp.prefix)
-	b.WriteString(strings.Join(gp.fields, ";"))
+	fields := gp.fields
+	if gp.cut > 0 {
+		fields = fields[:min(len(fields), gp.cut-1)]
+	}
+	l1 := strings.Join(fields, ";")
+	if gp.utf16 {
+		var u strings.Builder
+		for i := range len(l1) {
+			u.WriteByte(l1[i])
+			u.WriteByte(0)
+		}
+		l1 = u.String()
+	}
+	b.WriteString(l1)
 	b.WriteString(gp.end1)
 	if !gp.noNonce {
 		b.WriteString(gp.nonce)
@@ -277,7 +292,7 @@ func (g *generator) mutateGreeting(r *rand.Rand, gp *greetingParts) string {
 			return "trailing separators"
 		default:
 			k := r.IntN(5)
-			gp.fields = gp.fields[:k]
+			gp.cut = k + 1
 			return fmt.Sprintf("only %d fields", k)
 		}
 	case 8:
@@ -298,13 +313,7 @@ func (g *generator) mutateGreeting(r *rand.Rand, gp *greetingParts) string {
 		gp.prefix = w
 		return fmt.Sprintf("prefix %q", w)
 	case 11:
-		// line 1 in UTF-16LE
-		var b strings.Builder
-		for _, ch := range strings.Join(gp.fields, ";") {
-			b.WriteByte(byte(ch))
-			b.WriteByte(0)
-		}
-		gp.fields = []string{b.String()}
+		gp.utf16 = true
 		return "line 1 in UTF-16LE"
 	case 12:
 		switch k := r.IntN(6); k {
@@ -429,15 +438,19 @@ func (g *generator) dataCase(r *rand.Rand, c *Case) {
 	case 1:
 		sw = "frames in the write of the auth line"
 	case 2:
-		lead := pick(r, []string{"\n", "\r\n  \t", "\xef\xbb\xbf", " "})
-		frames = append(frames, []byte(lead))
-		sw = fmt.Sprintf("%q before the first frame", lead)
+		if c.Framing == fJSON { // bytes between frames mean something in the others
+			lead := pick(r, []string{"\n", "\r\n  \t", "\xef\xbb\xbf", " "})
+			frames = append(frames, []byte(lead))
+			sw = fmt.Sprintf("%q before the first frame", lead)
+		}
 	case 3:
 		other := pick(r, []string{fJSON, fCBOR, fStorable})
 		if other != c.Framing {
-			f, _ := encode(other, fb.request(), -1)
-			frames = append(frames, f)
+			frames = append(frames, fb.encodeIn(other, fb.request()))
 			sw = "a frame in " + other + " where " + c.Framing + " was announced"
+			// read in the wrong framing, its bytes may announce a length
+			// the rest of the case does not fill
+			complete = false
 		}
 	}
 	n := 1 + r.IntN(3)
@@ -516,6 +529,14 @@ func (fb *frameBuilder) frame(last bool) (frame []byte, what string, complete bo
 // encode sanitizes m, checks it against the safety rules and encodes it;
 // a message that fails the check is a bug in the generator.
 func (fb *frameBuilder) encode(m *vArr, markAt int) []byte {
+	return fb.encodeIn(fb.c.Framing, m, markAt)
+}
+
+func (fb *frameBuilder) encodeIn(f string, m *vArr, markAt ...int) []byte {
+	at := -1
+	if len(markAt) > 0 {
+		at = markAt[0]
+	}
 	if approxSize(m, 4*maxFrame) > 4*maxFrame {
 		m.elems = append(m.elems[:min(len(m.elems), 2)], str("too big"))
 	}
@@ -525,7 +546,7 @@ func (fb *frameBuilder) encode(m *vArr, markAt int) []byte {
 	if err := fb.sf.check(m); err != nil {
 		panic(fmt.Sprintf("nodefuzz: generated an unsafe message (%v): case %d", err, fb.c.N))
 	}
-	b, _ := encode(fb.c.Framing, m, markAt)
+	b, _ := encode(f, m, at)
 	return b
 }
 
@@ -775,7 +796,7 @@ func (fb *frameBuilder) mutateOp(v value, op int) (value, string) {
 		a := arr()
 		a.elems = make([]value, n)
 		for i := range a.elems {
-			a.elems[i] = num(int64(i & 0xff))
+			a.elems[i] = smallInts[i&0xff]
 		}
 		return a, fmt.Sprintf("an array of %d", n)
 	case 3:
@@ -794,8 +815,9 @@ func (fb *frameBuilder) mutateOp(v value, op int) (value, string) {
 		l := pick(r, numLits)
 		return lit(l), "number " + l
 	case 6:
-		w := pick(r, []value{str(""), arr(), mapOf(), null(), boolean(false), num(0), flt(-0.0)})
-		return w, fmt.Sprintf("empty %T", w)
+		i := r.IntN(7)
+		w := []value{str(""), arr(), mapOf(), null(), boolean(false), num(0), flt(-0.0)}[i]
+		return w, []string{"an empty string", "an empty array", "an empty map", "null", "false", "0", "-0.0"}[i]
 	case 7:
 		return fb.value(2), "another type"
 	default:
@@ -808,6 +830,14 @@ func (fb *frameBuilder) mutateOp(v value, op int) (value, string) {
 		return a, fmt.Sprintf("the value %d times", n)
 	}
 }
+
+// smallInts are shared leaves for big arrays.
+var smallInts = func() (t [256]value) {
+	for i := range t {
+		t[i] = num(int64(i))
+	}
+	return
+}()
 
 // approxSize estimates the encoded size of v in bytes, stopping once it
 // is over limit.

@@ -38,7 +38,7 @@ type Options struct {
 	// Bounds of the oracles.
 	ProbeTimeout time.Duration // a probe's time round trip (default 5 s)
 	LinkTimeout  time.Duration // the fuzzed link's answer or close (default 2 s)
-	CrashWait    time.Duration // the target accepting again after a crash (default 10 s)
+	CrashWait    time.Duration // the target accepting again after a crash, answering again after a hang (default 10 s)
 	RSSDelay     time.Duration // when RSS is compared after a case (default 2 s)
 	RSSLimit     int64         // allowed RSS growth in bytes (default 64 MiB)
 
@@ -206,6 +206,7 @@ func (rn *runner) runCase(c *Case) (*caseRecord, *link) {
 	g, rawLines, gerr := l.greeting(rn.o.LinkTimeout)
 	rec.greeting = g
 	allSent := true
+	var sendErr error
 	for i := range c.steps {
 		st := &c.steps[i]
 		if st.probe && !c.Link {
@@ -236,16 +237,21 @@ func (rn *runner) runCase(c *Case) (*caseRecord, *link) {
 			out = append(slices.Clip(b), st.tail...)
 		}
 		rec.sent = append(rec.sent, chunkOf(st.phase, b, st))
-		if err := l.send(out, st.chunks, st.pause, rn.o.ProbeTimeout); err != nil {
+		if sendErr = l.send(out, st.chunks, st.pause, rn.o.ProbeTimeout); sendErr != nil {
 			allSent = false
 			break
 		}
 	}
-	if c.Link {
+	// The link check: only when the handshake got as far as our frames
+	// (without the target's greeting the probe tells what is wrong).
+	if c.Link && gerr == nil && (allSent || sendErr != nil) {
 		switch answered, closed := l.answeredOrClosed(rn.o.LinkTimeout); {
 		case answered || closed:
+		case !allSent && !isTimeout(sendErr):
+			// the write failed otherwise: the target closed or reset
 		case !allSent:
-			rec.deadLink = "the target stopped reading the link and did not close it within " + rn.o.LinkTimeout.String()
+			rec.deadLink = "the target stopped reading the link (a write waited " + rn.o.ProbeTimeout.String() +
+				") and did not close it within " + rn.o.LinkTimeout.String()
 		default:
 			rec.deadLink = "after the frames, the link neither answered time nor was closed within " + rn.o.LinkTimeout.String()
 		}
@@ -427,6 +433,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		switch pr.kind {
 		case KindHang:
 			record(KindHang, pr.detail, rec, 0, 0)
+			// Let the target recover, so that the next cases are not
+			// blamed for this one.
+			rn.waitHealthy(ctx, n)
 		case KindCrash:
 			record(KindCrash, pr.detail, rec, 0, 0)
 			if !waitAccept(ctx, o.Connect, o.CrashWait) {
@@ -459,6 +468,20 @@ func waitAccept(ctx context.Context, addr string, d time.Duration) bool {
 			return true
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
+
+// waitHealthy probes until the target answers again, for at most
+// CrashWait.
+func (rn *runner) waitHealthy(ctx context.Context, n int) bool {
+	deadline := time.Now().Add(rn.o.CrashWait)
+	_, id := idFor(n)
+	for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		if pr := rn.probe.run(id+"w"+strconv.Itoa(i), "fztwait"+strconv.Itoa(i)); pr.kind == "" {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return false
 }

@@ -132,20 +132,33 @@ func (s safety) check(m *vArr) error {
 	return s.free(rest, 2)
 }
 
-// dest checks a relay destination: a full port ID whose port is one of
-// ours, or a container (which Perl turns into a node ID that no node has).
+// dest checks a relay destination: a port of our node, or of a made-up
+// node (our prefix; nothing is ever delivered there), the node port of
+// such a node, a made-up port of the target, or a number or container,
+// which Perl turns into a node ID no node has.
 func (s safety) dest(v value) error {
 	switch x := v.(type) {
 	case *vArr, *vMap:
 		return nil
-	case *vStr:
-		node, port, ok := strings.Cut(string(x.b), "#")
-		if ok && x.lie < 0 && node != "" && strings.HasPrefix(port, portPrefix) && strings.IndexByte(port, '#') < 0 &&
-			(node == s.ourID || node == s.target || strings.HasPrefix(node, portPrefix)) {
+	case *vInt, *vUint, *vFloat, *vNum:
+		var e encoder
+		e.json(v, 1)
+		if string(e.b) != s.target {
 			return nil
 		}
+	case *vStr:
+		node, port, ok := strings.Cut(string(x.b), "#")
+		switch {
+		case x.lie >= 0 || node == "":
+		case !ok && strings.HasPrefix(node, portPrefix) && node != s.target:
+			return nil
+		case ok && node != s.target && strings.HasPrefix(node, portPrefix):
+			return nil // a port of ours, or of a node no one is
+		case ok && node == s.target && strings.HasPrefix(port, portPrefix) && strings.IndexByte(port, '#') < 0:
+			return nil // a port of the target that does not exist
+		}
 	}
-	return fmt.Errorf("relay destination %.40v is not safe", v)
+	return fmt.Errorf("relay destination %.60s is not safe", describe(v))
 }
 
 // reply checks a reply port: one of ours on our node, or a positive
@@ -164,7 +177,7 @@ func (s safety) reply(v value) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("reply port %.40v is not ours", v)
+	return fmt.Errorf("reply port %.60s is not ours", describe(v))
 }
 
 func (s safety) addrList(v value) error {
@@ -274,4 +287,11 @@ func isFiller(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// describe renders a value for an error message (its JSON form).
+func describe(v value) string {
+	var e encoder
+	e.json(v, 1)
+	return string(e.b)
 }

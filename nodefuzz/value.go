@@ -406,7 +406,7 @@ func (e *encoder) storable(v value, depth int) {
 			n = uint64(x.lie)
 		}
 		short, long := byte(sxScalar), byte(sxLScalar)
-		if x.text {
+		if x.text && !ascii(x.b) { // Perl flags only non-ASCII text as UTF-8
 			short, long = sxUTF8Str, sxLUTF8Str
 		}
 		if n <= 255 && len(x.b) <= 255 {
@@ -478,4 +478,13 @@ func (e *encoder) storable(v value, depth int) {
 			e.b = append(e.b, x.storable...)
 		}
 	}
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
