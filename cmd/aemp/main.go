@@ -25,6 +25,7 @@ type command struct {
 var commands = []command{
 	{"node", "run an AEMP node", runNode},
 	{"bench", "load-test an AEMP node (sink, ping, connect)", runBench},
+	{"fuzz", "fuzz an AEMP node over the network", runFuzz},
 	{"md6sum", "print MD6 checksums of files", runMD6Sum},
 	{"config", "edit the configuration file: gensecret, setseeds, profile, showconfig, ... (aemp config --help)", runConfig},
 	{"snd", "send a message to a port and confirm its delivery (Perl's aemp snd)", runSnd},
