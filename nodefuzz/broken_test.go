@@ -208,10 +208,11 @@ func (s *brokenServer) message(c net.Conn, send framing.Codec, m *framing.Messag
 	}
 }
 
-// brokenOptions are fast bounds for the broken servers.
+// brokenOptions are short bounds for the broken servers (long enough for
+// a megabyte frame under the race detector).
 func brokenOptions(addr, out string, cases int) Options {
 	return Options{Connect: addr, Secret: "sec", Cases: cases, Seed: 3, OutDir: out,
-		ProbeTimeout: time.Second, LinkTimeout: 300 * time.Millisecond, CrashWait: 500 * time.Millisecond}
+		ProbeTimeout: 2 * time.Second, LinkTimeout: 2 * time.Second, CrashWait: 500 * time.Millisecond}
 }
 
 // findingFile returns the saved file of kind, failing the test if the
@@ -234,7 +235,7 @@ func findingFile(t *testing.T, res *Result, kind string) string {
 func TestFindsHang(t *testing.T) {
 	s := startBroken(t, "hang", "sec")
 	out := t.TempDir()
-	o := brokenOptions(s.addr(), out, 300)
+	o := brokenOptions(s.addr(), out, 120)
 	o.CrashWait = 5 * time.Second // the server hangs for 3 s
 	res, err := Run(context.Background(), o)
 	if err != nil {
@@ -267,7 +268,9 @@ func TestFindsHang(t *testing.T) {
 func TestFindsDeadLink(t *testing.T) {
 	s := startBroken(t, "deaf", "sec")
 	out := t.TempDir()
-	res, err := Run(context.Background(), brokenOptions(s.addr(), out, 150))
+	o := brokenOptions(s.addr(), out, 80)
+	o.LinkTimeout = time.Second // each dead link costs this much
+	res, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -230,7 +230,18 @@ func (e *encoder) json(v value, depth int) {
 func appendJSONString(dst, b []byte) []byte {
 	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
-	for _, c := range b {
+	for len(b) > 0 {
+		// the run of bytes written as they are, in one append
+		i := 0
+		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		dst = append(dst, b[:i]...)
+		if i == len(b) {
+			break
+		}
+		c := b[i]
+		b = b[i+1:]
 		switch c {
 		case '"', '\\':
 			dst = append(dst, '\\', c)

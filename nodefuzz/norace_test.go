@@ -1,0 +1,5 @@
+//go:build !race
+
+package nodefuzz
+
+const raceDetector = false
