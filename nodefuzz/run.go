@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -333,10 +335,26 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		end = begin.Add(o.Duration)
 	}
 
+	// Every occurrence gets a line in the occurrences file of the run
+	// (findings keep only the first of each kind and phase).
+	var occ *os.File
+	defer func() {
+		if occ != nil {
+			occ.Close()
+		}
+	}()
 	record := func(kind, detail string, rec *caseRecord, rssBefore, rssAfter int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		res.Occurrences[kind]++
+		if occ == nil {
+			if err := os.MkdirAll(o.OutDir, 0o755); err == nil {
+				occ, _ = os.Create(filepath.Join(o.OutDir, fmt.Sprintf("occurrences-seed%d.txt", o.Seed)))
+			}
+		}
+		if occ != nil {
+			fmt.Fprintf(occ, "case %d\t%s\t%s\t%s\t%s\n", rec.c.N, kind, rec.c.Phase, rec.c.What, detail)
+		}
 		key := kind + "/" + string(rec.c.Phase)
 		if seen[key] {
 			return
