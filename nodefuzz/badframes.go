@@ -54,7 +54,7 @@ func (fb *frameBuilder) truncated() ([]byte, string, bool) {
 // withFree appends v to m as its last element: after every argument
 // with restricted values, and last, so that a value that misleads a
 // decoder about where it ends can only spill into the end of the frame.
-func withFree(m *vArr, _ int, v value) {
+func withFree(m *vArr, v value) {
 	m.elems = append(m.elems, v)
 }
 
@@ -78,7 +78,7 @@ func (fb *frameBuilder) badJSON() ([]byte, string, bool) {
 	case 1, 2, 3:
 		m, at := fb.base()
 		j := pick(r, jsonJunk)
-		withFree(m, at, raw(j, "", ""))
+		withFree(m, raw(j, "", ""))
 		return fb.encode(m, at), fmt.Sprintf("json junk %q as a value", j), true
 	case 4:
 		m, at := fb.base()
@@ -103,17 +103,17 @@ func (fb *frameBuilder) badJSON() ([]byte, string, bool) {
 	case 6:
 		m, at := fb.base()
 		s := str("a" + pick(r, invalidUTF8) + "b")
-		withFree(m, at, s)
+		withFree(m, s)
 		return fb.encode(m, at), fmt.Sprintf("invalid UTF-8 %q in a string", s.b), true
 	case 7:
 		m, at := fb.base()
 		d := pick(r, []int{513, 1000, 100000})
-		withFree(m, at, raw(strings.Repeat("[", d)+strings.Repeat("]", d), "", ""))
+		withFree(m, raw(strings.Repeat("[", d)+strings.Repeat("]", d), "", ""))
 		return fb.encode(m, at), fmt.Sprintf("arrays nested %d deep", d), true
 	default:
 		m, at := fb.base()
 		l := pick(r, numLits)
-		withFree(m, at, lit(l))
+		withFree(m, lit(l))
 		return fb.encode(m, at), "number " + l, true
 	}
 }
@@ -131,7 +131,7 @@ func (fb *frameBuilder) badCBOR() ([]byte, string, bool) {
 	case 1, 2:
 		m, at := fb.base()
 		j := pick(r, cborJunk)
-		withFree(m, at, raw("", j, ""))
+		withFree(m, raw("", j, ""))
 		return fb.encode(m, at), fmt.Sprintf("cbor junk % x as a value", j), true
 	case 3:
 		return fb.lyingFiller()
@@ -155,12 +155,12 @@ func (fb *frameBuilder) badCBOR() ([]byte, string, bool) {
 	case 6:
 		m, at := fb.base()
 		s := str("a" + pick(r, invalidUTF8) + "b")
-		withFree(m, at, s)
+		withFree(m, s)
 		return fb.encode(m, at), fmt.Sprintf("invalid UTF-8 %q in a text string", s.b), true
 	default:
 		m, at := fb.base()
 		d := pick(r, []int{513, 1000, 100000})
-		withFree(m, at, raw("", strings.Repeat("\x81", d)+"\x00", ""))
+		withFree(m, raw("", strings.Repeat("\x81", d)+"\x00", ""))
 		return fb.encode(m, at), fmt.Sprintf("arrays nested %d deep", d), true
 	}
 }
@@ -205,7 +205,7 @@ func (fb *frameBuilder) badStorable() ([]byte, string, bool) {
 	case 1, 2:
 		m, at := fb.base()
 		j := pick(r, storableJunk)
-		withFree(m, at, raw("", "", j))
+		withFree(m, raw("", "", j))
 		return fb.encode(m, at), fmt.Sprintf("storable junk % x as a value", j), true
 	case 3:
 		return fb.lyingFiller()
@@ -261,7 +261,7 @@ func (fb *frameBuilder) badStorable() ([]byte, string, bool) {
 	default:
 		m, at := fb.base()
 		s := str("a" + pick(r, invalidUTF8) + "b")
-		withFree(m, at, s)
+		withFree(m, s)
 		return fb.encode(m, at), fmt.Sprintf("invalid UTF-8 %q in SX_UTF8STR", s.b), true
 	}
 }

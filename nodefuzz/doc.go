@@ -34,7 +34,9 @@
 // connect; after a crash the run waits up to Options.CrashWait for the
 // target, else it stops). With Options.PID, the target's RSS
 // Options.RSSDelay after a case must be within Options.RSSLimit of its RSS
-// before (else memory). Findings are de-duplicated by kind and phase and
+// before (else memory; the case blamed is the one after which the largest
+// rise between consecutive samples came, see memWatch). Findings are
+// de-duplicated by kind and phase and
 // saved as JSON files (Finding) that Replay runs again.
 //
 // # Safety

@@ -446,7 +446,7 @@ func (g *generator) dataCase(r *rand.Rand, c *Case) {
 	case 3:
 		other := pick(r, []string{fJSON, fCBOR, fStorable})
 		if other != c.Framing {
-			frames = append(frames, fb.encodeIn(other, fb.request()))
+			frames = append(frames, fb.encodeIn(other, fb.request(), -1))
 			sw = "a frame in " + other + " where " + c.Framing + " was announced"
 			// read in the wrong framing, its bytes may announce a length
 			// the rest of the case does not fill
@@ -532,11 +532,8 @@ func (fb *frameBuilder) encode(m *vArr, markAt int) []byte {
 	return fb.encodeIn(fb.c.Framing, m, markAt)
 }
 
-func (fb *frameBuilder) encodeIn(f string, m *vArr, markAt ...int) []byte {
-	at := -1
-	if len(markAt) > 0 {
-		at = markAt[0]
-	}
+// encodeIn is encode in framing f.
+func (fb *frameBuilder) encodeIn(f string, m *vArr, at int) []byte {
 	if approxSize(m, 4*maxFrame) > 4*maxFrame {
 		m.elems = append(m.elems[:min(len(m.elems), 2)], str("too big"))
 	}

@@ -74,11 +74,9 @@ func (o *Options) defaults() error {
 	if o.Connect == "" {
 		return errors.New("no target address")
 	}
-	host, _, err := net.SplitHostPort(o.Connect)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(o.Connect); err != nil {
 		return fmt.Errorf("target address: %w", err)
 	}
-	_ = host
 	if o.Secret == "" {
 		return errors.New("no secret")
 	}
@@ -308,13 +306,6 @@ func start(o *Options) (*runner, *probeResult, error) {
 	return rn, &pr, nil
 }
 
-// memCheck is a pending memory comparison of one case.
-type memCheck struct {
-	due    time.Time
-	before int64
-	rec    *caseRecord
-}
-
 // Run fuzzes the target until the duration or the case count is reached,
 // ctx is done, or the target does not come back after a crash
 // (ErrStopped). Failures to reach the target at the start wrap
@@ -397,21 +388,23 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}()
 	}
 
-	var pending []memCheck
-	checkMem := func(now time.Time, all bool) {
-		for len(pending) > 0 && (all || !now.Before(pending[0].due)) {
-			m := pending[0]
-			pending = pending[1:]
-			if d := time.Until(m.due); d > 0 {
-				time.Sleep(d)
+	mem := newMemWatch(o.RSSLimit, o.RSSDelay)
+	// checkMem runs the checks that are due (all: every pending one,
+	// waiting for them).
+	checkMem := func(all bool) {
+		for {
+			wait, ok := mem.next(time.Now())
+			if !ok || (wait > 0 && !all) {
+				return
 			}
-			after, err := o.rss(o.PID)
+			time.Sleep(wait)
+			rss, err := o.rss(o.PID)
 			if err != nil {
-				continue // gone: the probe reports it
+				mem.pending = nil // gone: the probe reports it
+				return
 			}
-			if after-m.before > o.RSSLimit {
-				record(KindMemory, fmt.Sprintf("RSS %d MiB %s after the case, %d MiB before it (limit +%d MiB)",
-					after>>20, o.RSSDelay, m.before>>20, o.RSSLimit>>20), m.rec, m.before, after)
+			if b := mem.check(rss); b != nil {
+				record(KindMemory, b.detail, b.rec, b.before, b.after)
 			}
 		}
 	}
@@ -424,10 +417,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		c := rn.gen.generate(n)
 		var before int64 = -1
 		if o.PID > 0 {
-			checkMem(time.Now(), false)
-			if len(pending) > 1000 {
-				checkMem(time.Now(), true)
-			}
+			checkMem(len(mem.pending) > 2000)
 			if b, err := o.rss(o.PID); err == nil {
 				before = b
 			}
@@ -446,7 +436,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.PerPhase[c.Phase]++
 		mu.Unlock()
 		if before >= 0 {
-			pending = append(pending, memCheck{due: time.Now().Add(o.RSSDelay), before: before, rec: rec})
+			mem.add(rec, before, time.Now())
 		}
 		switch pr.kind {
 		case KindHang:
@@ -468,7 +458,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	if o.PID > 0 && runErr == nil {
-		checkMem(time.Now(), true)
+		checkMem(true)
 	}
 	close(stopProgress)
 	wg.Wait()

@@ -65,3 +65,33 @@ func TestAgainstEngineNode(t *testing.T) {
 	}
 	t.Logf("%d cases in %v (%.0f/s): %v", res.Cases, res.Elapsed, float64(res.Cases)/res.Elapsed.Seconds(), res.PerPhase)
 }
+
+// TestMemoryOracle: an RSS that rises by more than the limit gives one
+// memory finding, saved with both figures.
+func TestMemoryOracle(t *testing.T) {
+	n := startEngineNode(t, "s3cret")
+	calls := 0
+	o := Options{Connect: n.Addrs()[0], Secret: "s3cret", Cases: 40, Seed: 1, OutDir: t.TempDir(), PID: 1,
+		RSSDelay: 50 * time.Millisecond, RSSLimit: 64 << 20}
+	o.rss = func(int) (int64, error) {
+		calls++
+		if calls > 25 {
+			return 200 << 20, nil
+		}
+		return 10 << 20, nil
+	}
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Kind != KindMemory {
+		t.Fatalf("findings %+v, want one memory finding", res.Findings)
+	}
+	f, err := LoadFinding(res.Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.RSSBefore != 10<<20 || f.RSSAfter != 200<<20 || res.Occurrences[KindMemory] != 1 {
+		t.Errorf("rss %d -> %d, occurrences %d", f.RSSBefore, f.RSSAfter, res.Occurrences[KindMemory])
+	}
+}
