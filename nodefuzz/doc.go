@@ -28,7 +28,8 @@
 //
 // After a data-phase case whose frames are complete, the fuzzed link must
 // answer a node-port time request or be closed by the target within
-// Options.LinkTimeout (else dead-link). After every case a fresh
+// Options.LinkTimeout, or within as long again once the probe has
+// succeeded (else dead-link). After every case a fresh
 // connection authenticates (package handshake) and must complete a time
 // round trip within Options.ProbeTimeout (else hang; crash when it cannot
 // connect; after a crash the run waits up to Options.CrashWait for the

@@ -61,10 +61,10 @@ func Replay(ctx context.Context, o Options, path string) (*ReplayResult, error) 
 	if l == nil && f.Kind != KindCrash {
 		return nil, fmt.Errorf("%w: %s: the target does not accept connections", ErrConnect, o.Connect)
 	}
-	if rec.deadLink != "" {
+	pr := p.probeTwice("fz-probe-replay", f.Marker+"r")
+	if rn.linkVerdict(rec, l, pr) {
 		add(KindDeadLink, rec.deadLink)
 	}
-	pr := p.probeTwice("fz-probe-replay", f.Marker+"r")
 	if l != nil {
 		l.close()
 	}

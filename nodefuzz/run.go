@@ -182,7 +182,9 @@ type caseRecord struct {
 	c        *Case
 	greeting greeting
 	sent     []Chunk
-	deadLink string // why the link check failed ("" : it passed or did not run)
+	// deadLink says why the link check failed so far ("" : it passed or
+	// did not run); the verdict waits for the probe (see linkVerdict).
+	deadLink string
 }
 
 // runner runs cases against the target.
@@ -253,7 +255,7 @@ func (rn *runner) runCase(c *Case) (*caseRecord, *link) {
 			rec.deadLink = "the target stopped reading the link (a write waited " + rn.o.ProbeTimeout.String() +
 				") and did not close it within " + rn.o.LinkTimeout.String()
 		default:
-			rec.deadLink = "after the frames, the link neither answered time nor was closed within " + rn.o.LinkTimeout.String()
+			rec.deadLink = "after the frames, the link neither answered time nor was closed within " + (2 * rn.o.LinkTimeout).String()
 		}
 	}
 	return rec, l
@@ -423,11 +425,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		rec, l := rn.runCase(c)
-		if rec.deadLink != "" {
-			record(KindDeadLink, rec.deadLink, rec, 0, 0)
-		}
 		_, probeID := idFor(n)
 		pr := rn.probe.probeTwice(probeID, c.marker+"p")
+		if rn.linkVerdict(rec, l, pr) {
+			record(KindDeadLink, rec.deadLink, rec, 0, 0)
+		}
 		if l != nil {
 			l.close()
 		}
@@ -492,4 +494,24 @@ func (rn *runner) waitHealthy(ctx context.Context, n int) bool {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return false
+}
+
+// linkVerdict decides a link check that has failed its first wait, once
+// the probe has run: a target that also fails the probe is slow or hung
+// as a whole (the probe's finding says so), not deaf on this link; one
+// that passes it gets a second wait of LinkTimeout on the link, so that a
+// moment of load is not taken for a dead link.
+func (rn *runner) linkVerdict(rec *caseRecord, l *link, pr probeResult) bool {
+	if rec.deadLink == "" {
+		return false
+	}
+	if pr.kind != "" {
+		rec.deadLink = ""
+		return false
+	}
+	if answered, closed := l.answeredOrClosed(rn.o.LinkTimeout); answered || closed {
+		rec.deadLink = ""
+		return false
+	}
+	return true
 }
