@@ -182,7 +182,9 @@ func (fb *frameBuilder) lyingFiller() ([]byte, string, bool) {
 	case 1:
 		s.lie = int64(pick(r, []uint64{1<<31 - 1, 1 << 31, 1<<32 - 1, 1 << 32, 1 << 62}))
 		if fb.c.Framing == fStorable {
-			s.lie = int64(pick(r, []uint64{1<<31 - 1, 1 << 31, 1<<32 - 1}))
+			// Storable allocates a string's claimed length before it
+			// reads it: no more than maxClaim
+			s.lie = int64(pick(r, []uint64{1 << 20, maxClaim}))
 		}
 	default:
 		s.lie = int64(n + 1 + r.IntN(64))
@@ -192,8 +194,14 @@ func (fb *frameBuilder) lyingFiller() ([]byte, string, bool) {
 	return fb.encode(m, at), fmt.Sprintf("%d-byte string claims %d", n, s.lie), complete
 }
 
+// maxClaim is the most a Storable length or count in a frame claims:
+// Storable allocates what a string length or an array count claims
+// before it reads the data (a count of 2^31-1 made a 1.30 node take
+// 11 GB), and so may other decoders; 4M pointers are 32 MiB.
+const maxClaim = 1 << 22
+
 var storableJunk = []string{"\x30", "\x7f", "\xff", "\x00\x00\x00\x00\x63", "\x00\xff\xff\xff\xff", "\x00\x00\x00\x00\x00",
-	"\x08", "\x09\x00", "\x0a\x05ab", "\x01\xff\xff\xff\xfe", "\x18\x80\x00\x00\x00", "\x02\x7f\xff\xff\xff",
+	"\x08", "\x09\x00", "\x0a\x05ab", "\x01\x00\x40\x00\x00", "\x18\x00\x40\x00\x00", "\x02\x00\x40\x00\x00",
 	"\x04\x05", "\x04\x0a\x01x", "\x03\x00\x00\x00\x01\x08\x80\x00\x00\x00\x01k", "\x19\x00\x00\x00\x00\x01\x08\x80\x08\x00\x00\x00\x01x",
 	"\x17\x02\xff\xfe", "\x18\x00\x00\x00\x03\xed\xa0\x80"}
 
@@ -255,7 +263,7 @@ func (fb *frameBuilder) badStorable() ([]byte, string, bool) {
 		if r.IntN(2) == 0 {
 			m.lie = int64(r.IntN(n))
 		} else {
-			m.lie = int64(pick(r, []int{n + 1, n + 100, 1 << 20, 1 << 22}))
+			m.lie = int64(pick(r, []int{n + 1, n + 100, 1 << 20, maxClaim}))
 		}
 		return fb.encode(m, at), fmt.Sprintf("message array of %d claims %d", n, m.lie), true
 	default:

@@ -66,8 +66,9 @@
 //     its request name; only a trailing filler string of letters lies
 //     about its length;
 //   - no cbor tag makes a Perl node load a module or revive an object, no
-//     Storable opcode blesses, hooks, ties or compiles, and no claimed
-//     count makes a node preallocate more than 32 MiB;
+//     Storable opcode blesses, hooks, ties or compiles, and no Storable
+//     length or count claims more than maxClaim (Storable allocates what
+//     they claim before it reads the data);
 //   - nothing is spawned, and at most two connections are open at a time
 //     (the fuzzed link and the probe).
 //

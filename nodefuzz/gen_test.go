@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -293,6 +294,33 @@ func TestTokens(t *testing.T) {
 					t.Errorf("flipped token: %v, want ErrAuthFailed", err)
 				}
 			})
+		}
+	}
+}
+
+// TestStorableClaimsBounded: no Storable length or count the generator
+// writes claims more than maxClaim (Perl allocates it before reading).
+func TestStorableClaimsBounded(t *testing.T) {
+	for _, j := range storableJunk {
+		switch j[0] {
+		case 0x01, 0x02, 0x03, 0x18:
+			if len(j) >= 5 {
+				if n := uint32(j[1])<<24 | uint32(j[2])<<16 | uint32(j[3])<<8 | uint32(j[4]); n > maxClaim {
+					t.Errorf("junk % x claims %d", j, n)
+				}
+			}
+		}
+	}
+	g := testGenerator(3)
+	for i := range caseCount(1500, 5000) {
+		c := g.generate(i)
+		if c.Framing != fStorable || !strings.Contains(c.What, "claims") {
+			continue
+		}
+		for _, f := range strings.Fields(c.What) {
+			if n, err := strconv.ParseUint(strings.Trim(f, ";,"), 10, 64); err == nil && n > maxClaim {
+				t.Errorf("case %d claims %d: %s", i, n, c.What)
+			}
 		}
 	}
 }
