@@ -26,7 +26,9 @@ import (
 //   - "crash": a node-port g_found request makes it close its listener
 //     and every connection, as if the process had died.
 //
-// Otherwise it answers time requests like any node.
+// Otherwise it answers time requests like any node. Mode "droprest" is
+// not broken in the fuzzer's sense: after a bad frame it drops the rest of
+// that read and decodes the next one afresh.
 type brokenServer struct {
 	t       *testing.T
 	mode    string
@@ -149,6 +151,12 @@ func (s *brokenServer) serve(c net.Conn) {
 		buf = append(buf, tmp[:n]...)
 		for len(buf) > 0 {
 			m, k, derr := dec.Next(buf)
+			if derr != nil && s.mode == "droprest" {
+				// drop the rest of this read, decode the next one afresh
+				dec.Reset()
+				buf = buf[:0]
+				break
+			}
 			if derr != nil {
 				if s.mode == "deaf" {
 					// keep the connection, never read again
@@ -338,4 +346,19 @@ func mustHexText(t *testing.T, f *Finding) []byte {
 		b = append(b, s.tail...)
 	}
 	return b
+}
+
+// TestDropRestIsNotDeadLink: a server that drops the rest of a read after
+// a bad frame but reads on answers the link check's second request.
+func TestDropRestIsNotDeadLink(t *testing.T) {
+	s := startBroken(t, "droprest", "sec")
+	o := brokenOptions(s.addr(), t.TempDir(), 60)
+	o.LinkTimeout = time.Second
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Findings {
+		t.Errorf("found %s (%s): %s\n  %s", f.Kind, f.Phase, f.Detail, f.What)
+	}
 }

@@ -41,6 +41,9 @@ func Replay(ctx context.Context, o Options, path string) (*ReplayResult, error) 
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		c.steps = append(c.steps, s)
+		if s.probe {
+			break // the link check sends its second request itself
+		}
 	}
 	rn := &runner{o: &o, probe: p, secret: []byte(o.Secret), gen: &generator{seed: f.Seed}}
 	out := &ReplayResult{Finding: f}
