@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aemp-go/aemp/engine"
+	"github.com/aemp-go/aemp/services"
 )
 
 // startEngineNode starts an aemp-go node on 127.0.0.1 (port chosen by the
@@ -23,8 +24,8 @@ func startEngineNode(t testing.TB, secret string) *engine.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine.ServeEcho(n)
-	engine.ServeSink(n)
+	services.Echo(n)
+	services.ServeSink(n)
 	if err := n.Start(); err != nil {
 		t.Fatal(err)
 	}
