@@ -350,7 +350,10 @@ func (c *conn) handshakeDone() error {
 // its port is killed with reason ("die", TEXT), as a Perl node does, and
 // again reports that the frames after it are still to be routed. One
 // recover per read, not per message, keeps the hot path as it was.
-func (c *conn) dispatchFrames(rd *reader, in []byte, used int, msgs *int64) (_ int, again bool, err error) {
+func (c *conn) dispatchFrames(rd *reader, in []byte, start int, msgs *int64) (used int, again bool, err error) {
+	// used is a named result so that a recovered panic returns how far the
+	// frames went: the panicking frame and those before it are done.
+	used = start
 	defer func() {
 		if v := recover(); v != nil {
 			p := rd.running

@@ -157,3 +157,34 @@ func TestHandlerPanicPerlMonitor(t *testing.T) {
 		t.Fatalf("echo: %q", l)
 	}
 }
+
+// Frames before and after a panicking one in the same read are each
+// delivered once.
+func TestHandlerPanicSameRead(t *testing.T) {
+	srv := startNode(t, "psr", Config{})
+	registerBoom(t, srv.Node, "boom")
+	got := make(chan string, 16)
+	srv.Register("count", func(m *Message) {
+		args, _ := m.Args()
+		got <- fmt.Sprint(args)
+	})
+	p, err := dialRaw(t, srv.Addrs()[0], "oneread", "test-secret", "json")
+	mustf(t, err, "handshake")
+	defer p.conn.Close()
+	p.conn.Write([]byte(`["count","before"]["boom","x"]["count","after"]`))
+	for _, want := range []string{"[before]", "[after]"} {
+		select {
+		case g := <-got:
+			if g != want {
+				t.Fatalf("got %s, want %s", g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s", want)
+		}
+	}
+	select {
+	case g := <-got:
+		t.Fatalf("delivered again: %s", g)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
