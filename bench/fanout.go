@@ -95,8 +95,8 @@ func runFanout(ctx context.Context, o *Options) (*Result, error) {
 			seen[ev.Node] = true
 		case <-deadline:
 			return nil, fmt.Errorf("%w: %d of %d receivers authenticated (wrong address or secret, or two with the same node ID?)", ErrConnect, len(seen), n)
-		case <-ctx.Done():
-			return nil, ErrTimeout
+		case <-ctx.Done(): // receivers that never came up: a connect failure, not a slow run
+			return nil, fmt.Errorf("%w: %d of %d receivers authenticated before the timeout (wrong address or secret, or two with the same node ID?)", ErrConnect, len(seen), n)
 		}
 	}
 	for _, st := range streams {
