@@ -185,6 +185,8 @@ func (n *Node) newConn(remote net.Addr, dialAddr string) (*conn, error) {
 func (n *Node) startConn(nc net.Conn, dialAddr string) {
 	if c := n.prepareConn(nc, dialAddr); c != nil {
 		n.enroll(nc, c)
+	} else {
+		n.inFlight.release(dialAddr)
 	}
 }
 
@@ -207,6 +209,9 @@ func (n *Node) prepareConn(nc net.Conn, dialAddr string) *conn {
 // the loop has taken the socket (gnet closes nc, having a duplicate).
 func (n *Node) enroll(nc net.Conn, c *conn) {
 	if _, err := n.client.EnrollContext(nc, c); err != nil {
+		if hs := c.hs.Load(); hs != nil {
+			n.inFlight.release(hs.dialAddr)
+		}
 		n.logLimited("cannot hand connection to the event loop", "addr", nc.RemoteAddr().String(), "err", err)
 		n.unregister(c)
 		nc.Close()
@@ -341,6 +346,7 @@ func (c *conn) handshakeDone() error {
 	c.hs.Store(nil)
 	n.log.Debug("connected", "node", id, "addr", c.addr(), "auth", res.PeerAuth,
 		"send", res.SendFraming, "recv", res.RecvFraming)
+	n.inFlight.release(hs.dialAddr)
 	n.attach(c, id, hs.dialAddr, res)
 	return nil
 }
@@ -664,6 +670,7 @@ func (n *Node) handshakeFailed(c *conn, reason string, err error) {
 	var hsErr error
 	if hs != nil {
 		hsErr = hs.Err()
+		n.inFlight.release(hs.dialAddr)
 	}
 	n.stats.hsFailures[handshakeFailureKind(hsErr, err)].Add(1)
 	if hs == nil || hs.dialAddr == "" {

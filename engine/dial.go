@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync"
 	"time"
 
 	"github.com/aemp-go/aemp/engine/handshake"
@@ -101,12 +102,22 @@ func (n *Node) Connect(addr string) {
 // dial connects to addr and starts the handshake; p is the peer the
 // address belongs to, if known.
 func (n *Node) dial(addr string, p *peer) {
+	if !n.inFlight.claim(addr, n.cfg.MonitorTimeout) {
+		// An attempt to this address is under way (say, to a seed, while
+		// the mesh names the same node): a second one would race it, and
+		// the node would close one of the two connections at once.
+		if p != nil {
+			p.dialDone(addr)
+		}
+		return
+	}
 	d := n.dialer()
 	c, err := d.Dial("tcp", addr)
 	if p != nil {
 		p.dialDone(addr)
 	}
 	if err != nil {
+		n.inFlight.release(addr)
 		ev := NodeEvent{Node: addr, Attempt: true, Reason: reasonFor(err), Err: err, Addr: addr}
 		if p != nil && p.id != "" {
 			ev.Node = p.id
@@ -115,8 +126,42 @@ func (n *Node) dial(addr string, p *peer) {
 		return
 	}
 	if n.closing.Load() {
+		n.inFlight.release(addr)
 		c.Close()
 		return
 	}
 	n.startConn(c, addr)
+}
+
+// addrsInFlight are the addresses this node is connecting to, from the
+// dial until the handshake ends either way.
+type addrsInFlight struct {
+	mu sync.Mutex
+	m  map[string]int64 // address -> monoNow of the claim
+}
+
+// claim marks addr as being connected to, unless it is already (a claim
+// older than stale is taken over: a safety net, every claim is released).
+func (f *addrsInFlight) claim(addr string, stale time.Duration) bool {
+	now := monoNow()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.m[addr]; ok && time.Duration(now-t) < stale {
+		return false
+	}
+	if f.m == nil {
+		f.m = map[string]int64{}
+	}
+	f.m[addr] = now
+	return true
+}
+
+// release ends the claim on addr.
+func (f *addrsInFlight) release(addr string) {
+	if addr == "" {
+		return
+	}
+	f.mu.Lock()
+	delete(f.m, addr)
+	f.mu.Unlock()
 }

@@ -61,6 +61,7 @@ type Node struct {
 	nodePorts  nodePortState
 	waiters    upWaiters // goroutines in WaitNode
 	spawns     spawnRegistry
+	inFlight   addrsInFlight // addresses being connected to
 	mesh       meshLoop
 	meshLimits mesh.Limits // cfg.MeshLimits with the defaults
 }
