@@ -430,6 +430,12 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // nodeUp tells the state machine of node's generation that it came up.
 func (m *meshLoop) nodeUp(node string, gen int, seed bool) {
 	m.post(func(now time.Time) mesh.Actions {
+		if !m.n.isConnected(node) {
+			// Gone again before the mesh heard of it (a short-lived
+			// client, a load generator): its node-down follows; spawning
+			// and announcing to it would only queue messages for nothing.
+			return mesh.Actions{}
+		}
 		switch {
 		case gen == handshake.Gen1 && m.g1 != nil:
 			return m.g1.NodeUp(node, seed, now)

@@ -20,13 +20,53 @@ import (
 type nodePortState struct {
 	mu      sync.Mutex
 	watches map[string][]*watch // full port ID (or node ID) -> callbacks
+	// byNode indexes watches by node ID, so that a node going down costs
+	// what was watched there, not a walk over every watch.
+	byNode map[string]map[string]struct{}
+	// monitoredBy holds, per node, the names of our ports it monitors
+	// (mon1), for the same reason.
+	monitoredBy map[string]map[string]struct{}
 }
 
 type watch struct {
 	cb func(reason []any)
 }
 
-func (s *nodePortState) init() { s.watches = map[string][]*watch{} }
+func (s *nodePortState) init() {
+	s.watches = map[string][]*watch{}
+	s.byNode = map[string]map[string]struct{}{}
+	s.monitoredBy = map[string]map[string]struct{}{}
+}
+
+// addKey records key (a port ID or node ID) under its node; s.mu must be
+// held.
+func (s *nodePortState) addKey(key string) { addToSet(s.byNode, nodeOfKey(key), key) }
+
+// dropKey forgets key; s.mu must be held.
+func (s *nodePortState) dropKey(key string) { removeFromSet(s.byNode, nodeOfKey(key), key) }
+
+func nodeOfKey(key string) string {
+	node, _ := SplitPortID(key)
+	return node
+}
+
+func addToSet(m map[string]map[string]struct{}, k, v string) {
+	set := m[k]
+	if set == nil {
+		set = map[string]struct{}{}
+		m[k] = set
+	}
+	set[v] = struct{}{}
+}
+
+func removeFromSet(m map[string]map[string]struct{}, k, v string) {
+	if set := m[k]; set != nil {
+		delete(set, v)
+		if len(set) == 0 {
+			delete(m, k)
+		}
+	}
+}
 
 // Monitor calls cb once when the port dies (with the reason list of
 // docs/protocol.md section 7) or, for a node ID without '#', when the
@@ -48,6 +88,9 @@ func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 	s.mu.Lock()
 	first := len(s.watches[portID]) == 0
 	s.watches[portID] = append(s.watches[portID], w)
+	if first {
+		s.addKey(portID)
+	}
 	s.mu.Unlock()
 	remote := node != n.id && node != "" && port != ""
 	if remote && first {
@@ -66,6 +109,9 @@ func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 			}
 		}
 		if len(l) == 0 {
+			if _, ok := s.watches[portID]; ok {
+				s.dropKey(portID)
+			}
 			delete(s.watches, portID)
 		} else {
 			s.watches[portID] = l
@@ -82,8 +128,11 @@ func (n *Node) Monitor(portID string, cb func(reason []any)) (cancel func()) {
 // contained: the others still run.
 func (s *nodePortState) fire(n *Node, key string, reason []any) {
 	s.mu.Lock()
-	l := s.watches[key]
-	delete(s.watches, key)
+	l, ok := s.watches[key]
+	if ok {
+		delete(s.watches, key)
+		s.dropKey(key)
+	}
 	s.mu.Unlock()
 	for _, w := range l {
 		n.safely("monitor callback", func() { w.cb(reason) })
@@ -93,22 +142,25 @@ func (s *nodePortState) fire(n *Node, key string, reason []any) {
 // nodeDown fires the monitors of the node's ports and of the node itself
 // with transport_error, and forgets the monitors it had set on our ports.
 func (s *nodePortState) nodeDown(n *Node, node, reason string) {
-	prefix := node + "#"
 	s.mu.Lock()
-	var keys []string
-	for k := range s.watches {
-		if k == node || len(k) > len(prefix) && k[:len(prefix)] == prefix {
-			keys = append(keys, k)
-		}
+	keys := make([]string, 0, len(s.byNode[node]))
+	for k := range s.byNode[node] {
+		keys = append(keys, k)
 	}
+	ports := s.monitoredBy[node]
+	delete(s.monitoredBy, node)
 	s.mu.Unlock()
 	for _, k := range keys {
 		s.fire(n, k, []any{"transport_error", node, reason})
 	}
-	all := n.ports.all()
+	if len(ports) == 0 {
+		return
+	}
 	n.ports.mu.Lock()
-	for _, p := range all {
-		delete(p.monitors, node)
+	for name := range ports {
+		if p := n.ports.lookupLocked(name); p != nil {
+			delete(p.monitors, node)
+		}
 	}
 	n.ports.mu.Unlock()
 }
@@ -203,11 +255,17 @@ func (n *Node) nodePortRequest(c *conn, src string, args []any) {
 		}
 		p.monitors[src] = struct{}{}
 		n.ports.mu.Unlock()
+		n.nodePorts.mu.Lock()
+		addToSet(n.nodePorts.monitoredBy, src, port)
+		n.nodePorts.mu.Unlock()
 	case "mon0":
 		if p := n.ports.lookup([]byte(str(0))); p != nil {
 			n.ports.mu.Lock()
 			delete(p.monitors, src)
 			n.ports.mu.Unlock()
+			n.nodePorts.mu.Lock()
+			removeFromSet(n.nodePorts.monitoredBy, src, p.name)
+			n.nodePorts.mu.Unlock()
 		}
 	case "kil0":
 		n.nodePorts.fire(n, src+"#"+str(0), append([]any{}, a[min(1, len(a)):]...))

@@ -197,6 +197,11 @@ func (n *Node) portKilled(p *port, reason []any) {
 	mons := p.monitors
 	p.monitors = nil
 	n.ports.mu.Unlock()
+	n.nodePorts.mu.Lock()
+	for node := range mons {
+		removeFromSet(n.nodePorts.monitoredBy, node, p.name)
+	}
+	n.nodePorts.mu.Unlock()
 	for node := range mons {
 		n.sendNodePort(node, append([]any{"kil0", p.name}, reason...)...)
 	}
@@ -212,6 +217,16 @@ func (t *portTable) lookup(name []byte) *port {
 	p := t.temp[string(name)]
 	t.tmu.RUnlock()
 	return p
+}
+
+// lookupLocked is lookup for a caller holding t.mu (not t.tmu).
+func (t *portTable) lookupLocked(name string) *port {
+	if p := t.load()[name]; p != nil {
+		return p
+	}
+	t.tmu.RLock()
+	defer t.tmu.RUnlock()
+	return t.temp[name]
 }
 
 // addTemp inserts a port with a generated name (which no Register uses).
