@@ -105,7 +105,7 @@ type conn struct {
 	// connection holds no decoder.
 	rd *reader
 	// Unsent bytes (32 bits suffice: see maxBacklog).
-	pending  atomic.Int32 // len(ob.out)
+	pending  atomic.Int32 // len(ob.out), zero exactly when it is; else up to pendingStep less (see send)
 	buffered atomic.Int32 // bytes the transport still holds
 
 	// Written about once per connection: tail.
@@ -436,13 +436,9 @@ func (c *conn) outBufs() *outBufs {
 
 // send encodes a message for the peer into the pending output and wakes
 // the writer once. Above the high-water mark it refuses the message with
-// ErrBackpressure unless it is a control message.
-func (c *conn) send(port string, args []any, control bool) error {
-	if !control && c.backlog() > int64(c.n.cfg.HighWaterMark) {
-		c.wakeWriter() // refresh the transport's figure
-		c.n.stats.backpressure.Add(1)
-		return ErrBackpressure
-	}
+// ErrBackpressure unless it is a control message. fp, when not nil, is
+// port encoded beforehand (Dest).
+func (c *conn) send(port string, fp *framing.Port, args []any, control bool) error {
 	c.mu.Lock()
 	if c.closedFlag {
 		c.mu.Unlock()
@@ -450,8 +446,19 @@ func (c *conn) send(port string, args []any, control bool) error {
 	}
 	ob := c.outBufs()
 	before := len(ob.out)
+	// Under the lock the backlog is read exactly, without pending.
+	if !control && int64(before)+int64(c.buffered.Load()) > int64(c.n.cfg.HighWaterMark) {
+		c.mu.Unlock()
+		c.wakeWriter() // refresh the transport's figure
+		c.n.stats.backpressure.Add(1)
+		return ErrBackpressure
+	}
 	var err error
-	ob.out, err = framing.ByIndex(int(c.txi)).AppendMessage(ob.out, port, args)
+	if fp != nil {
+		ob.out, err = framing.ByIndex(int(c.txi)).AppendMessageTo(ob.out, fp, args)
+	} else {
+		ob.out, err = framing.ByIndex(int(c.txi)).AppendMessage(ob.out, port, args)
+	}
 	if err == nil && len(ob.out)-before > c.n.maxMessage {
 		err = ErrMessageTooLarge
 	}
@@ -465,11 +472,20 @@ func (c *conn) send(port string, args []any, control bool) error {
 	}
 	ob.sent++
 	ob.queued++
-	c.pending.Store(int32(len(ob.out)))
+	// pending is an atomic store (a locked instruction on amd64), so it
+	// is kept current only when the output turns non-empty and at each
+	// pendingStep boundary: readers outside the lock see zero exactly
+	// when nothing is pending, and otherwise at most pendingStep too little.
+	if n := len(ob.out); before == 0 || n/pendingStep != before/pendingStep {
+		c.pending.Store(int32(n))
+	}
 	c.mu.Unlock()
 	c.wakeWriter()
 	return nil
 }
+
+// pendingStep is how far pending may lag behind len(ob.out) (see send).
+const pendingStep = 4096
 
 // sendFrame queues an encoded message (one frame of the connection's
 // framing) like send.
@@ -589,7 +605,9 @@ func (c *conn) sentCounts() (msgs, bytes int64) {
 // pendingOut reports whether output is waiting to be written.
 func (c *conn) pendingOut() bool { return c.backlog() > 0 }
 
-// backlog returns the bytes accepted for the peer and not yet written.
+// backlog returns the bytes accepted for the peer and not yet written
+// (read outside the lock: up to pendingStep too little, zero exactly when
+// nothing is).
 func (c *conn) backlog() int64 { return int64(c.pending.Load()) + int64(c.buffered.Load()) }
 
 // closeCause is why a connection ends: the reason text AnyEvent::MP

@@ -3,6 +3,8 @@ package engine
 import (
 	"slices"
 	"sync/atomic"
+
+	"github.com/aemp-go/aemp/framing"
 )
 
 // Dest is a port ID resolved once, for a sender that sends many messages
@@ -15,6 +17,7 @@ type Dest struct {
 	node, port string
 	local      bool
 	peer       atomic.Pointer[peer] // the node's peer as last looked up
+	fp         *framing.Port        // port encoded in each framing (remote only)
 }
 
 // Dest returns portID ("NODEID#PORT") resolved for repeated sends.
@@ -23,6 +26,7 @@ func (n *Node) Dest(portID string) *Dest {
 	d := &Dest{n: n, node: node, port: port, local: node == n.id || node == ""}
 	if !d.local {
 		d.peer.Store(n.peerFor(node))
+		d.fp = framing.NewPort(port)
 	}
 	return d
 }
@@ -44,9 +48,10 @@ func (d *Dest) Send(args ...any) error {
 	// connection is the node's. Without one, the node is looked up again:
 	// its peer may have been forgotten and made anew.
 	p := d.peer.Load()
-	if p.conn.Load() == nil {
-		p = n.peerFor(d.node)
-		d.peer.Store(p)
+	if c := p.conn.Load(); c != nil {
+		return c.send(d.port, d.fp, args, false)
 	}
+	p = n.peerFor(d.node)
+	d.peer.Store(p)
 	return n.sendToPeer(p, d.port, args, false)
 }

@@ -82,7 +82,7 @@ func (n *Node) sendTo(node, port string, args []any) error {
 // ignores the high-water mark.
 func (n *Node) sendToPeer(p *peer, port string, args []any, control bool) error {
 	if c := p.conn.Load(); c != nil {
-		return c.send(port, args, control)
+		return c.send(port, nil, args, control)
 	}
 	return n.enqueue(p, port, args, control)
 }
@@ -91,7 +91,7 @@ func (n *Node) sendToPeer(p *peer, port string, args []any, control bool) error 
 func (n *Node) sendNodePort(node string, args ...any) {
 	if p, ok := n.peers.load(node); ok {
 		if c := p.conn.Load(); c != nil {
-			c.send("", args, true)
+			c.send("", nil, args, true)
 		}
 	}
 }
@@ -108,7 +108,7 @@ func (n *Node) enqueue(p *peer, port string, args []any, control bool) error {
 	}
 	if c := p.conn.Load(); c != nil { // connected meanwhile
 		p.mu.Unlock()
-		return c.send(port, args, control)
+		return c.send(port, nil, args, control)
 	}
 	ci := p.lastCodec()
 	frame, err := framing.ByIndex(int(ci)).AppendMessage(nil, port, args)

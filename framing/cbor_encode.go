@@ -34,10 +34,18 @@ import (
 //
 // On error dst is returned unchanged.
 func AppendCBOR(dst []byte, port string, args []any) ([]byte, error) {
+	return appendCBORMessage(dst, port, nil, args)
+}
+
+// appendCBORMessage is AppendCBOR, with the port's encoding pe when the
+// caller has it (see Port).
+func appendCBORMessage(dst []byte, port string, pe []byte, args []any) ([]byte, error) {
 	n := len(dst)
 	out := appendCBORHead(dst, cborArray, uint64(len(args))+1)
-	out, err := appendCBORString(out, port)
-	if err != nil {
+	var err error
+	if pe != nil {
+		out = append(out, pe...)
+	} else if out, err = appendCBORString(out, port); err != nil {
 		return dst[:n], err
 	}
 	for _, a := range args {

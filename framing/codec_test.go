@@ -112,3 +112,30 @@ func TestErrorsNameTheFraming(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMessageTo checks that a message written with a Port encoded
+// beforehand is the frame AppendMessage writes, in every framing, errors
+// included.
+func TestAppendMessageTo(t *testing.T) {
+	ports := []string{"", "sink", "a#b\"c\\d\n", "p\u00e9rl\u4e16", "long-" + string(make([]byte, 300)), "bad\xff"}
+	argLists := [][]any{nil, {"x"}, {1, "two", 3.5, nil, []any{"n"}}, {make(chan int)}, {"bad\xfe"}}
+	for _, c := range All() {
+		for _, port := range ports {
+			p := NewPort(port)
+			if p.Name() != port {
+				t.Fatalf("Name %q, want %q", p.Name(), port)
+			}
+			for _, args := range argLists {
+				prefix := []byte("keep")
+				want, werr := c.AppendMessage(slices.Clone(prefix), port, args)
+				got, gerr := c.AppendMessageTo(slices.Clone(prefix), p, args)
+				if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+					t.Fatalf("%s %q %v: error %v, AppendMessage's %v", c.Name(), port, args, gerr, werr)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s %q %v:\n got % x\nwant % x", c.Name(), port, args, got, want)
+				}
+			}
+		}
+	}
+}

@@ -15,10 +15,18 @@ import (
 // unsupported type) or ErrTooDeep (nesting above 512, the message array
 // counting as 1). See the package documentation for the Go value mapping.
 func AppendJSON(dst []byte, port string, args []any) ([]byte, error) {
+	return appendJSONMessage(dst, port, nil, args)
+}
+
+// appendJSONMessage is AppendJSON, with the port's encoding pe when the
+// caller has it (see Port).
+func appendJSONMessage(dst []byte, port string, pe []byte, args []any) ([]byte, error) {
 	n := len(dst)
 	out := append(dst, '[')
-	out, err := appendJSONString(out, port)
-	if err != nil {
+	var err error
+	if pe != nil {
+		out = append(out, pe...)
+	} else if out, err = appendJSONString(out, port); err != nil {
 		return dst[:n], err
 	}
 	for _, a := range args {

@@ -18,6 +18,12 @@ const storableMinor = 11
 // returned unchanged, with an error wrapping ErrInvalidValue or
 // ErrTooDeep. See the package documentation for the Go value mapping.
 func AppendStorable(dst []byte, port string, args []any) ([]byte, error) {
+	return appendStorableMessage(dst, port, nil, args)
+}
+
+// appendStorableMessage is AppendStorable, with the port's encoding pe
+// when the caller has it (see Port).
+func appendStorableMessage(dst []byte, port string, pe []byte, args []any) ([]byte, error) {
 	n := len(dst)
 	if len(args) >= math.MaxInt32 {
 		return dst, encodeError("storable", ErrInvalidValue, "too many arguments")
@@ -26,8 +32,10 @@ func AppendStorable(dst []byte, port string, args []any) ([]byte, error) {
 	// image.
 	out := append(dst, 0, storableMajorNet, storableMinor, sxArray)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(args)+1))
-	out, err := appendStorableString(out, port)
-	if err != nil {
+	var err error
+	if pe != nil {
+		out = append(out, pe...)
+	} else if out, err = appendStorableString(out, port); err != nil {
 		return dst[:n], err
 	}
 	for _, a := range args {
