@@ -94,6 +94,12 @@ func (r *runner) goals(b *strings.Builder) {
 				goalSinkVsPerl, rate(v), ratio(v, pp), rate(pp), status(v/pp >= goalSinkVsPerl, v > 0 && pp > 0))
 			w("| CPU per message, sink json 20 B, one link | <= %.0f ns receiver, <= %.0f ns sender | receiver %s ns, sender %s ns | %s |\n",
 				goalCPUNs, goalCPUNs, ns(rx), ns(tx), status(rx <= goalCPUNs && tx <= goalCPUNs, rx > 0 && tx > 0))
+			if g1 := r.find(cfgGoGo1CPU, "sink", f, 20); g1 != nil && len(g1.Runs) > 0 {
+				v1, rx1, tx1 := med(g1), nsPerMsg(g1, rxCPU), nsPerMsg(g1, txCPU)
+				w("| the same with `--procs 1` (1 CPU per process, as each Perl process has) | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",
+					goalSinkVsPerl, goalCPUNs, rate(v1), ratio(v1, pp), ns(rx1), ns(tx1),
+					status(v1/pp >= goalSinkVsPerl && rx1 <= goalCPUNs && tx1 <= goalCPUNs, v1 > 0 && pp > 0 && rx1 > 0 && tx1 > 0))
+			}
 			continue
 		}
 		w("| the same, %s 20 B | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",

@@ -10,7 +10,7 @@
 //	Go->Perl    aemp bench -> aemp-peer.pl
 //	Perl->Go    aemp-send.pl -> aemp node
 //	Perl(batched)->Perl  aemp-send.pl --writes batch -> aemp-peer.pl (sink)
-//	Go->Go, 1 CPU each   aemp bench --procs 1 -> aemp node --procs 1 (ping)
+//	Go->Go, 1 CPU each   aemp bench --procs 1 -> aemp node --procs 1 (ping, sink 20 B)
 //	Go->std     aemp bench -> goroutine-per-connection net + encoding/json
 //	            node (bench.StdNode; json only)
 //	ceiling     pre-encoded frames in 64 KiB writes -> a receiver that only
@@ -112,6 +112,7 @@ const (
 	cfgManyLinks  = "Go->Go, 1,000 links"
 	cfgFanOut     = "Go->32 Go nodes"
 	cfgGoGo       = "Go->Go"
+	cfgGoGo1CPU   = "Go->Go, 1 CPU each"
 	cfgPerlPerl   = "Perl->Perl"
 	cfgCeiling    = "ceiling"
 	handshakeConc = 16
@@ -119,7 +120,7 @@ const (
 
 var allConfigs = []config{
 	{Name: cfgGoGo, Sender: "go", Receiver: "go"},
-	{Name: "Go->Go, 1 CPU each", Sender: "go", Receiver: "go", Procs: 1},
+	{Name: cfgGoGo1CPU, Sender: "go", Receiver: "go", Procs: 1},
 	{Name: cfgPerlPerl, Sender: "perl", Receiver: "perl"},
 	{Name: "Go->Perl", Sender: "go", Receiver: "perl"},
 	{Name: "Perl->Go", Sender: "perl", Receiver: "go"},
@@ -142,8 +143,8 @@ func skip(cf config, mode, f, first string, size int) string {
 		return "NATS has no framing: listed once"
 	case cf.BatchWrites && mode != "sink":
 		return "one message in flight: nothing to batch"
-	case cf.Procs > 0 && !isPing(mode):
-		return "ping only"
+	case cf.Procs > 0 && !isPing(mode) && (mode != "sink" || size != 20):
+		return "ping and sink 20 B only"
 	case cf.Sender == "nats" && mode == "ping-awake":
 		return "NATS: measured once per mode, without the busy loop"
 	case size == largeSize && cf.Name != cfgGoGo && cf.Name != cfgCeiling:

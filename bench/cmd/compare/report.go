@@ -104,7 +104,8 @@ func (r *runner) markdown() string {
 
 	w("## Sink: one-way messages per second\n\n")
 	w("N messages `[\"sink\", PAYLOAD]` in batches of 1000, each batch followed by `[\"sink\",\"report\",REPLY]`, at most 4 batches unacknowledged; " +
-		"the rate counts messages the receiver has acknowledged. CPU columns: CPU microseconds per message of the receiver and of the sender process.\n\n")
+		"the rate counts messages the receiver has acknowledged. CPU columns: CPU microseconds per message of the receiver and of the sender process. " +
+		"\"Go->Go, 1 CPU each\" (20 B only) runs both Go processes with `--procs 1`, one CPU each like the two Perl processes; with all CPUs each process's event loop and sending goroutine wake each other across threads, and on this 2-CPU machine the two processes compete for the CPUs.\n\n")
 	r.table(&b, "sink")
 	w("\n![msgs/s by configuration](results.svg)\n\n")
 	w("## Ping: round trips per second, one in flight\n\n")
