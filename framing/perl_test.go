@@ -2,6 +2,7 @@ package framing
 
 import (
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 )
@@ -100,5 +101,29 @@ func TestPerlViewInFrames(t *testing.T) {
 	cm, _, err := NewDecoder(CBOR, Limits{}).Next(cborHex(t, "81 fb 3f d5 55 55 55 55 55 55"))
 	if err != nil || cm.PortString() != "0.333333333333333" {
 		t.Errorf("cbor float port %q %v", cm.Port(), err)
+	}
+}
+
+// TestPerlCharCountRuns: the 8-byte ASCII steps of perlCharCount count as
+// the byte-by-byte walk does, also around malformed and multi-byte
+// sequences that swallow ASCII bytes.
+func TestPerlCharCountRuns(t *testing.T) {
+	slow := func(b []byte) int {
+		n := 0
+		for i := 0; i < len(b); n++ {
+			i += perlUTF8Skip(b[i])
+		}
+		return n
+	}
+	pieces := [][]byte{[]byte("abcdefgh"), []byte("xyz"), []byte("é"), []byte("世"), {0xc0}, {0xff}, {0xfe}, {0x80}, []byte("0123456789abcdef")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b []byte
+		for range rng.IntN(12) {
+			b = append(b, pieces[rng.IntN(len(pieces))]...)
+		}
+		if got, want := perlCharCount(b), slow(b); got != want {
+			t.Fatalf("% x: %d, want %d", b, got, want)
+		}
 	}
 }

@@ -61,6 +61,15 @@ func jsonScalarArgs(b []byte, i int) (n, length int, first []byte, ok bool) {
 			start := i + 1
 			j, chars, escaped := start, 0, false
 			for j < len(b) && b[j] != '"' {
+				// Eight plain ASCII bytes (no quote, no backslash) are
+				// eight characters.
+				if k := j; k+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[k:])) {
+					for k += 8; k+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[k:])); k += 8 {
+					}
+					chars += k - j
+					j = k
+					continue
+				}
 				switch {
 				case b[j] == '\\':
 					escaped = true

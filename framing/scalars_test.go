@@ -3,6 +3,7 @@ package framing
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -93,5 +94,26 @@ func BenchmarkScalarArgs(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.ScalarArgs()
+	}
+}
+
+// BenchmarkScalarArgs64K is ScalarArgs of ["sink", 64 KiB of ASCII] in
+// each framing (the sink's path for large messages).
+func BenchmarkScalarArgs64K(b *testing.B) {
+	payload := strings.Repeat("x", 64<<10)
+	for _, c := range All() {
+		b.Run("framing="+c.Name(), func(b *testing.B) {
+			frame, _ := c.AppendMessage(nil, "sink", []any{payload})
+			m, _, err := NewDecoder(c, Limits{}).Next(frame)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				if n, l, _, ok := m.ScalarArgs(); !ok || n != 1 || l != len(payload) {
+					b.Fatal(n, l, ok)
+				}
+			}
+		})
 	}
 }
