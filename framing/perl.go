@@ -95,6 +95,14 @@ func perlCharCount(b []byte) int {
 	return n
 }
 
+// PerlNumber returns f as Perl writes a double as a string ("%.15g",
+// "Inf", "-Inf", "NaN"; negative zero as "0"), what print or a hash key
+// makes of a number.
+func PerlNumber(f float64) string {
+	var b [32]byte
+	return string(appendPerlNumber(b[:0], f))
+}
+
 // appendPerlNumber appends a double the way Perl writes it as a string
 // (its "%.15g", "Inf", "-Inf", "NaN"; negative zero as "0"): what a
 // number used as a port name or a hash key becomes.

@@ -48,8 +48,8 @@ func TestPerlNumber(t *testing.T) {
 		{math.Copysign(0, -1), "0"}, {math.Inf(1), "Inf"}, {math.Inf(-1), "-Inf"}, {math.NaN(), "NaN"},
 	}
 	for _, c := range floats {
-		if got := string(appendPerlNumber(nil, c.f)); got != c.want {
-			t.Errorf("%v: %q, want %q", c.f, got, c.want)
+		if got := string(appendPerlNumber(nil, c.f)); got != c.want || PerlNumber(c.f) != c.want {
+			t.Errorf("%v: %q (PerlNumber %q), want %q", c.f, got, PerlNumber(c.f), c.want)
 		}
 	}
 	literals := []struct{ lit, want string }{
@@ -127,3 +127,4 @@ func TestPerlCharCountRuns(t *testing.T) {
 		}
 	}
 }
+

@@ -77,12 +77,12 @@ func perlNumber(lit string) (text string, isString bool) {
 			return strconv.FormatUint(v, 10), false
 		}
 		if f, err := n.Float64(); err == nil && exactFloat(lit, f) {
-			return perlFloat(f), false
+			return framing.PerlNumber(f), false
 		}
 		return lit, true
 	}
 	f, _ := n.Float64()
-	return perlFloat(f), false
+	return framing.PerlNumber(f), false
 }
 
 // exactFloat reports whether the integer literal lit equals f exactly:
@@ -91,19 +91,6 @@ func exactFloat(lit string, f float64) bool {
 	want := strings.TrimPrefix(lit, "-")
 	got := strconv.FormatFloat(math.Abs(f), 'f', 0, 64)
 	return want == got && (f < 0) == strings.HasPrefix(lit, "-")
-}
-
-// perlFloat formats f as Perl prints a double (%.15g; Inf, -Inf, NaN).
-func perlFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', 15, 64)
 }
 
 // The text functions below return Perl's characters as a Go string (a
@@ -159,7 +146,7 @@ func perlString(v any) string {
 	case int64:
 		return strconv.FormatInt(v, 10)
 	case float64:
-		return perlFloat(v)
+		return framing.PerlNumber(v)
 	case []any, map[string]any:
 		return string(appendPerlJSON(nil, v))
 	}
@@ -243,7 +230,7 @@ func appendPerlJSON(b []byte, v any) []byte {
 	case int64:
 		return strconv.AppendInt(b, v, 10)
 	case float64:
-		return append(b, perlFloat(v)...)
+		return append(b, framing.PerlNumber(v)...)
 	case []any:
 		b = append(b, '[')
 		for i, x := range v {

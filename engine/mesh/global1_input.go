@@ -278,7 +278,7 @@ func perlText(v any) (string, bool) {
 	case int:
 		return strconv.Itoa(x), true
 	case float64:
-		return perlNV(x), true
+		return framing.PerlNumber(x), true
 	}
 	return framing.Text(v)
 }
@@ -298,7 +298,7 @@ func perlString(v any) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return perlNV(x)
+		return framing.PerlNumber(x)
 	case framing.Number:
 		if _, err := x.Int64(); err == nil {
 			return string(x)
@@ -307,7 +307,7 @@ func perlString(v any) string {
 			return string(x)
 		}
 		f, _ := strconv.ParseFloat(string(x), 64)
-		return perlNV(f)
+		return framing.PerlNumber(f)
 	case []any:
 		return "ARRAY(0x0)"
 	case map[string]any:
@@ -315,19 +315,6 @@ func perlString(v any) string {
 	}
 	s, _ := framing.Text(v)
 	return s
-}
-
-// perlNV formats a float as Perl does ("%.15g", Inf, NaN).
-func perlNV(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'g', 15, 64)
 }
 
 // perlIntIsZero reports whether Perl's int(v) is 0, as Global's version
