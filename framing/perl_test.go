@@ -127,4 +127,3 @@ func TestPerlCharCountRuns(t *testing.T) {
 		}
 	}
 }
-
