@@ -395,7 +395,7 @@ func (e *encoder) cbor(v value, depth int) {
 	}
 }
 
-// Storable opcodes the encoder writes (framing.md 3.3).
+// Storable opcodes the encoder writes (docs/framing.md 2.3).
 const (
 	sxLScalar  = 0x01
 	sxArray    = 0x02
