@@ -85,7 +85,7 @@ type DB2 struct {
 	watchN   int                  // entries held in watches
 	watchB   int                  // bytes held in watches
 	seeds    map[string]bool      // nodes reached through a seed address
-	up       map[string]bool      // 2.x nodes that are up
+	up       map[string]struct{}  // 2.x nodes that are up (one entry per connected peer: kept small)
 	globals  map[string]bool      // nodes that said g_global (GLOBAL_NODE)
 	maxBytes int                  // byte budget for all peers' entries
 	nodeB    int                  // byte budget per peer
@@ -209,7 +209,7 @@ func NewDB2(cfg DB2Config) *DB2 {
 		found:    map[string][]string{},
 		watches:  map[string]*db2Watch{},
 		seeds:    map[string]bool{},
-		up:       map[string]bool{},
+		up:       map[string]struct{}{},
 		globals:  map[string]bool{},
 		fams:     map[string]*db2Family{},
 		shards:   map[string]*db2Shard{},
@@ -318,7 +318,7 @@ func (d *DB2) NodeUp(node string, seed bool, now time.Time) Actions {
 	if node == d.self || !d.okNode(node) {
 		return a
 	}
-	d.up[node] = true
+	d.up[node] = struct{}{}
 	if seed && !d.seeds[node] && len(d.seeds) < d.lim.MaxNodes {
 		d.seeds[node] = true
 	}
@@ -355,7 +355,7 @@ func (d *DB2) NodeDown(node string, now time.Time) Actions {
 	if node == d.self {
 		return a
 	}
-	wasUp := d.up[node]
+	_, wasUp := d.up[node]
 	delete(d.up, node)
 	delete(d.globals, node)
 	if d.global {
@@ -421,7 +421,7 @@ func (d *DB2) masterSet(a *Actions, node string) {
 func (d *DB2) masterSearch(a *Actions) {
 	var cand []string
 	for n := range d.seeds {
-		if d.up[n] {
+		if _, up := d.up[n]; up {
 			cand = append(cand, n)
 		}
 	}

@@ -533,7 +533,8 @@ func (d *DB2) keepAdd(a *Actions, node string) bool {
 	if len(d.keep) >= db2MaxKeepalive {
 		return false
 	}
-	down := !d.up[node]
+	_, up := d.up[node]
+	down := !up
 	d.keep[node] = down
 	if down {
 		d.keepDial(a, node)
