@@ -243,7 +243,7 @@ func plainASCII8(b string) bool { return plainWord(load64(b)) }
 
 // load64 reads the first 8 bytes of b, little-endian (one load once
 // compiled).
-func load64(b string) uint64 {
+func load64[T string | []byte](b T) uint64 {
 	_ = b[7]
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56

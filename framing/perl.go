@@ -1,7 +1,6 @@
 package framing
 
 import (
-	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -83,7 +82,11 @@ func perlCharCount(b []byte) int {
 	for i := 0; i < len(b); n++ {
 		// Eight ASCII bytes are eight characters (a long payload would
 		// otherwise cost a dependent table lookup per byte).
-		for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 == 0 {
+		for i+32 <= len(b) && (load64(b[i:])|load64(b[i+8:])|load64(b[i+16:])|load64(b[i+24:]))&0x8080808080808080 == 0 {
+			i += 32
+			n += 32
+		}
+		for i+8 <= len(b) && load64(b[i:])&0x8080808080808080 == 0 {
 			i += 8
 			n += 8
 		}
