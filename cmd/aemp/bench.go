@@ -84,18 +84,11 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if done, code := parseFlags(fs, args, stdout); done {
 		return code
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "aemp bench: %s\n", msg)
-		fs.Usage()
-		return 2
+	usageErr := usageExit(fs, stderr, "aemp bench")
+	if msg := targetUsage(fs, o.Connect, o.Secret); msg != "" {
+		return usageErr(msg)
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageErr("unexpected argument " + strconv.Quote(fs.Arg(0)))
-	case o.Connect == "":
-		return usageErr("--connect is required")
-	case o.Secret == "":
-		return usageErr("--secret (or $AEMP_SECRET) is required")
 	case o.Mode != "sink" && o.Mode != "ping" && o.Mode != "connect" && o.Mode != "fanout":
 		return usageErr("--mode must be sink, ping, connect or fanout")
 	case o.Count < 1 || o.Size < 0 || o.Batch < 1 || o.Outstanding < 1 || o.Inflight < 1 || o.Conns < 0 || o.Loops < 0 || *timeout <= 0 || *procs < 0:

@@ -69,18 +69,11 @@ func runFuzz(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if done, code := parseFlags(fs, args, stdout); done {
 		return code
 	}
-	usageErr := func(msg string) int {
-		fmt.Fprintf(stderr, "aemp fuzz: %s\n", msg)
-		fs.Usage()
-		return 2
+	usageErr := usageExit(fs, stderr, "aemp fuzz")
+	if msg := targetUsage(fs, o.Connect, o.Secret); msg != "" {
+		return usageErr(msg)
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageErr("unexpected argument " + strconv.Quote(fs.Arg(0)))
-	case o.Connect == "":
-		return usageErr("--connect is required")
-	case o.Secret == "":
-		return usageErr("--secret (or $AEMP_SECRET) is required")
 	case o.Cases < 0 || o.PID < 0 || *rssLimit <= 0:
 		return usageErr("counts must be positive")
 	case o.ProbeTimeout <= 0 || o.LinkTimeout <= 0 || o.CrashWait <= 0 || o.RSSDelay <= 0:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/aemp-go/aemp/config"
@@ -139,4 +140,28 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, c
 		return true, 2
 	}
 	return false, 0
+}
+
+// usageExit returns a function that prints "CMD: MSG" and the flag
+// set's usage on stderr and gives exit status 2.
+func usageExit(fs *flag.FlagSet, stderr io.Writer, cmd string) func(msg string) int {
+	return func(msg string) int {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, msg)
+		fs.Usage()
+		return 2
+	}
+}
+
+// targetUsage checks what every command that connects to a node needs (no
+// stray argument, --connect, a secret): the problem, or "".
+func targetUsage(fs *flag.FlagSet, connect, secret string) string {
+	switch {
+	case fs.NArg() > 0:
+		return "unexpected argument " + strconv.Quote(fs.Arg(0))
+	case connect == "":
+		return "--connect is required"
+	case secret == "":
+		return "--secret (or $AEMP_SECRET) is required"
+	}
+	return ""
 }
