@@ -36,6 +36,9 @@ type Options struct {
 	Batch       int      // sink, fanout: messages per report, per link
 	Outstanding int      // sink, fanout: unacknowledged batches per link
 	Inflight    int      // ping: round trips in flight per link
+	// SendMany makes the engine driver's sink and fanout hand each batch
+	// to Dest.SendMany instead of calling Dest.Send per message.
+	SendMany bool
 	// Conns is, for connect, the concurrent connectors; for sink and
 	// ping, the links, each from a node ID of its own (more than one: the
 	// links driver, links.go).
@@ -204,6 +207,26 @@ func sendRetry(ctx context.Context, dest *engine.Dest, args []any) error {
 	}
 }
 
+// sendManyRetry is sendRetry for a batch (Dest.SendMany).
+func sendManyRetry(ctx context.Context, dest *engine.Dest, batch [][]any) error {
+	for len(batch) > 0 {
+		k, err := dest.SendMany(batch)
+		batch = batch[k:]
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, engine.ErrBackpressure) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ErrTimeout
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	return nil
+}
+
 func (s *session) await(ctx context.Context) ([]any, error) { return awaitOn(ctx, s.replies) }
 
 // awaitOn returns the next message of replies.
@@ -336,6 +359,7 @@ func runSink(ctx context.Context, o *Options) (*Result, error) {
 	r.add("wire_MB_per_s", round(rate*float64(len(wire))/1e6, 3))
 	r.add("batch", o.Batch)
 	r.add("outstanding", o.Outstanding)
+	r.add("send_many", o.SendMany)
 	r.add("conns", 1)
 	ncpu := st.nodeCPU()
 	r.add("node_cpu_s", round(ncpu, 3))
@@ -420,6 +444,7 @@ func (st *sinkStream) run(ctx context.Context, tick func()) error {
 		}
 	}()
 	sent := 0
+	var batch [][]any // o.SendMany: the payload k times
 	for sent < st.count {
 		k := min(o.Batch, st.count-sent)
 		select {
@@ -427,9 +452,21 @@ func (st *sinkStream) run(ctx context.Context, tick func()) error {
 		case <-ctx.Done():
 			return ErrTimeout
 		}
-		for i := 0; i < k; i++ {
-			if err := sendRetry(ctx, st.dest, st.payload); err != nil {
+		if o.SendMany {
+			if len(batch) < k {
+				batch = make([][]any, k)
+				for i := range batch {
+					batch[i] = st.payload
+				}
+			}
+			if err := sendManyRetry(ctx, st.dest, batch[:k]); err != nil {
 				return err
+			}
+		} else {
+			for i := 0; i < k; i++ {
+				if err := sendRetry(ctx, st.dest, st.payload); err != nil {
+					return err
+				}
 			}
 		}
 		sent += k

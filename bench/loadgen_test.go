@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,17 +35,24 @@ func startTarget(t testing.TB, framings ...string) *engine.Node {
 
 func TestRunModes(t *testing.T) {
 	n := startTarget(t)
-	for _, mode := range []string{"sink", "ping", "connect"} {
+	for _, mode := range []string{"sink", "sink-many", "ping", "connect"} {
 		t.Run(mode, func(t *testing.T) {
-			count := 20000
-			if mode == "connect" {
+			count, conns := 20000, 4
+			switch mode {
+			case "connect":
 				count = 1000 // each is a full handshake, both sides in this process
+			case "sink-many":
+				count, conns = 20500, 1 // the last batch half full; the engine driver
 			}
-			res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: mode,
-				Count: count, Size: 20, Framings: []string{"json"}, Batch: 1000, Outstanding: 4, Inflight: 1, Conns: 4,
+			res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: strings.TrimSuffix(mode, "-many"),
+				SendMany: mode == "sink-many",
+				Count:    count, Size: 20, Framings: []string{"json"}, Batch: 1000, Outstanding: 4, Inflight: 1, Conns: conns,
 				Timeout: 20 * time.Second})
 			if err != nil {
 				t.Fatalf("%v (%v)", err, res)
+			}
+			if mode == "sink-many" && !slices.Contains(res.Fields, Field{"send_many", true}) {
+				t.Fatalf("not run with SendMany: %v", res.Fields)
 			}
 			t.Log(res.Fields)
 		})

@@ -444,13 +444,51 @@ func (c *conn) send(port string, fp *framing.Port, args []any, control bool) err
 		c.mu.Unlock()
 		return ErrClosed
 	}
+	err := c.appendLocked(c.outBufs(), port, fp, args, control)
+	c.mu.Unlock()
+	if err == ErrBackpressure {
+		c.wakeWriter() // refresh the transport's figure
+		c.n.stats.backpressure.Add(1)
+		return err
+	}
+	if err == nil {
+		c.wakeWriter()
+	}
+	return err
+}
+
+// sendMany is send for a batch of argument lists to one port: one lock and
+// one wake for all of them. It returns how many it took, in order, and
+// the error that stopped it.
+func (c *conn) sendMany(port string, fp *framing.Port, batch [][]any) (int, error) {
+	c.mu.Lock()
+	if c.closedFlag {
+		c.mu.Unlock()
+		return 0, ErrClosed
+	}
 	ob := c.outBufs()
+	var err error
+	k := 0
+	for ; k < len(batch); k++ {
+		if err = c.appendLocked(ob, port, fp, batch[k], false); err != nil {
+			break
+		}
+	}
+	c.mu.Unlock()
+	if err == ErrBackpressure {
+		c.n.stats.backpressure.Add(1)
+	}
+	if k > 0 || err == ErrBackpressure {
+		c.wakeWriter()
+	}
+	return k, err
+}
+
+// appendLocked encodes one message into ob (c.mu held): see send.
+func (c *conn) appendLocked(ob *outBufs, port string, fp *framing.Port, args []any, control bool) error {
 	before := len(ob.out)
 	// Under the lock the backlog is read exactly, without pending.
 	if !control && int64(before)+int64(c.buffered.Load()) > int64(c.n.cfg.HighWaterMark) {
-		c.mu.Unlock()
-		c.wakeWriter() // refresh the transport's figure
-		c.n.stats.backpressure.Add(1)
 		return ErrBackpressure
 	}
 	var err error
@@ -467,7 +505,6 @@ func (c *conn) send(port string, fp *framing.Port, args []any, control bool) err
 		if cap(ob.out) > c.n.cfg.HighWaterMark { // do not keep what a refused message grew
 			ob.out = slices.Clone(ob.out)
 		}
-		c.mu.Unlock()
 		return err
 	}
 	ob.sent++
@@ -479,8 +516,6 @@ func (c *conn) send(port string, fp *framing.Port, args []any, control bool) err
 	if n := len(ob.out); before == 0 || n/pendingStep != before/pendingStep {
 		c.pending.Store(int32(n))
 	}
-	c.mu.Unlock()
-	c.wakeWriter()
 	return nil
 }
 

@@ -55,3 +55,31 @@ func (d *Dest) Send(args ...any) error {
 	d.peer.Store(p)
 	return n.sendToPeer(p, d.port, args, false)
 }
+
+// SendMany sends each argument list of batch to d, in order, as Send
+// would, but takes the link once and hands the event loop all of them at
+// once: for a sender with many messages ready, this saves a lock and
+// usually a wake of the event loop per message, and the loop writes them
+// with one write. It returns how many messages it took; with fewer than
+// len(batch), err says why batch[n] was refused (ErrBackpressure: wait
+// with Wait and send the rest; an encoding error: that message cannot be
+// sent). Messages it took are handled as Send's are. The argument lists
+// are encoded before SendMany returns (a local port gets them as they
+// are, as with Send). Any goroutine may call it.
+func (d *Dest) SendMany(batch [][]any) (n int, err error) {
+	if d.n.closing.Load() {
+		return 0, ErrClosed
+	}
+	if !d.local {
+		if c := d.peer.Load().conn.Load(); c != nil {
+			return c.sendMany(d.port, d.fp, batch)
+		}
+	}
+	for n < len(batch) { // local, or not connected: one at a time
+		if err = d.Send(batch[n]...); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

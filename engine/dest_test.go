@@ -2,8 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aemp-go/aemp/framing"
 )
 
 // TestDest: a Dest made before its node is connected queues like Send,
@@ -67,5 +71,90 @@ func TestDest(t *testing.T) {
 	mustf(t, a.Dest("dest-a#self").Send("me"), "local send")
 	if got := local.next(t, 5*time.Second); len(got) != 1 || got[0] != "me" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestDestSendMany: a batch arrives whole and in order; over the
+// high-water mark SendMany stops with ErrBackpressure and says how many
+// it took, and the rest goes after Wait; a value that cannot be encoded
+// stops the batch at its index with the messages before it sent; local
+// and not-yet-connected destinations take batches too.
+func TestDestSendMany(t *testing.T) {
+	b := startNode(t, "many-b", Config{Binds: []string{"127.0.0.1:0"}})
+	inbox, _ := newCollector(t, b.Node, "inbox")
+	a := startNode(t, "many-a", Config{HighWaterMark: 64 << 10})
+	d := a.Dest("many-b#inbox")
+
+	// Not connected yet: queued one by one, in order.
+	n, err := d.SendMany([][]any{{"q", int64(0)}, {"q", int64(1)}})
+	mustf(t, err, "SendMany before connecting")
+	if n != 2 {
+		t.Fatalf("took %d of 2", n)
+	}
+	a.Connect(b.Addrs()[0])
+	for i := range 2 {
+		if got := inbox.next(t, 5*time.Second); len(got) != 2 || got[0] != "q" || got[1] != int64(i) {
+			t.Fatalf("queued message %d: got %v", i, got)
+		}
+	}
+
+	// 1,000 messages of 1 KiB each: more than the 64 KiB high-water mark
+	// in one call.
+	payload := strings.Repeat("x", 1024)
+	batch := make([][]any, 1000)
+	for i := range batch {
+		batch[i] = []any{"m", int64(i), payload}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rest, calls, stops := batch, 0, 0
+	for len(rest) > 0 {
+		n, err := d.SendMany(rest)
+		calls++
+		rest = rest[n:]
+		if err != nil {
+			if !errors.Is(err, ErrBackpressure) {
+				t.Fatalf("SendMany: %v", err)
+			}
+			if n > 64+1 {
+				t.Fatalf("took %d KiB messages past a 64 KiB high-water mark", n)
+			}
+			stops++
+			mustf(t, d.Wait(ctx), "Wait")
+		}
+	}
+	if stops == 0 {
+		t.Fatalf("1,000 KiB in %d calls never met the 64 KiB high-water mark", calls)
+	}
+	for i := range 1000 {
+		got := inbox.next(t, 5*time.Second)
+		if len(got) != 3 || got[0] != "m" || got[1] != int64(i) || got[2] != payload {
+			t.Fatalf("message %d: got %.60v", i, got)
+		}
+	}
+
+	// A value that cannot be sent: the batch stops there.
+	n, err = d.SendMany([][]any{{"ok", int64(1)}, {"bad", make(chan int)}, {"never"}})
+	if n != 1 || !errors.Is(err, framing.ErrInvalidValue) {
+		t.Fatalf("bad value: took %d, err %v", n, err)
+	}
+	mustf(t, d.Send("after"), "send after the refused batch")
+	if got := inbox.next(t, 5*time.Second); len(got) != 2 || got[0] != "ok" {
+		t.Fatalf("got %v", got)
+	}
+	if got := inbox.next(t, 5*time.Second); len(got) != 1 || got[0] != "after" {
+		t.Fatalf("the refused message or the one after it was sent: got %v", got)
+	}
+
+	// Local: delivered at once, in order.
+	local, _ := newCollector(t, a.Node, "self")
+	n, err = a.Dest("many-a#self").SendMany([][]any{{"l", int64(0)}, {"l", int64(1)}})
+	if n != 2 || err != nil {
+		t.Fatalf("local: took %d, err %v", n, err)
+	}
+	for i := range 2 {
+		if got := local.next(t, 5*time.Second); len(got) != 2 || got[1] != int64(i) {
+			t.Fatalf("local %d: got %v", i, got)
+		}
 	}
 }

@@ -289,6 +289,73 @@ func ExampleDest_Wait() {
 	// Output: received 1000 of 1000
 }
 
+// A sender with many messages ready hands them over as one batch:
+// Dest.SendMany encodes them all under one lock and wakes the event loop
+// once, where a Send per message may wake it for every message. Over the
+// high-water mark it stops and says how many it took; wait and send the
+// rest.
+func ExampleDest_SendMany() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	receiver, err := engine.New(engine.Config{NodeID: "receiver", Binds: []string{"127.0.0.1:0"}, Secret: "s", Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var sum atomic.Int64
+	receiver.Register("add", func(m *engine.Message) {
+		args, _ := m.Args()
+		if len(args) == 2 && args[0] == "sum?" {
+			reply, _ := framing.Text(args[1])
+			receiver.Send(reply, sum.Load())
+			return
+		}
+		n, _ := framing.Int64(args[0])
+		sum.Add(n)
+	})
+	if err := receiver.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer receiver.Close(ctx)
+
+	sender, err := engine.New(engine.Config{NodeID: "sender", Seeds: receiver.Addrs(), Secret: "s", Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sender.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer sender.Close(ctx)
+
+	dest := sender.Dest("receiver#add")
+	batch := make([][]any, 100) // reused for every batch
+	for round := 0; round < 10; round++ {
+		for i := range batch {
+			batch[i] = []any{int64(round*100 + i + 1)}
+		}
+		for rest := batch; len(rest) > 0; {
+			n, err := dest.SendMany(rest)
+			rest = rest[n:]
+			switch {
+			case err == nil:
+			case errors.Is(err, engine.ErrBackpressure), errors.Is(err, engine.ErrQueueFull):
+				if err := dest.Wait(ctx); err != nil {
+					log.Fatal(err)
+				}
+			default:
+				log.Fatal(err) // rest[0] cannot be sent, or the node closed
+			}
+		}
+	}
+	got, err := sender.Call(ctx, "receiver#add", "sum?")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sum", got[0])
+	// Output: sum 500500
+}
+
 // How arguments arrive. A Send to a port of this node hands the handler
 // the Go values themselves. A Send to another node encodes them in the
 // framing that node's connection uses (chosen in the handshake: cbor

@@ -100,6 +100,12 @@ func (r *runner) goals(b *strings.Builder) {
 					goalSinkVsPerl, goalCPUNs, rate(v1), ratio(v1, pp), ns(rx1), ns(tx1),
 					status(v1/pp >= goalSinkVsPerl && rx1 <= goalCPUNs && tx1 <= goalCPUNs, v1 > 0 && pp > 0 && rx1 > 0 && tx1 > 0))
 			}
+			if gm := r.find(cfgGoGoMany, "sink", f, 20); gm != nil && len(gm.Runs) > 0 {
+				vm, rxm, txm := med(gm), nsPerMsg(gm, rxCPU), nsPerMsg(gm, txCPU)
+				w("| the same, all CPUs, the sender handing each batch of 1,000 to `Dest.SendMany` (`aemp bench --send-many`) | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",
+					goalSinkVsPerl, goalCPUNs, rate(vm), ratio(vm, pp), ns(rxm), ns(txm),
+					status(vm/pp >= goalSinkVsPerl && rxm <= goalCPUNs && txm <= goalCPUNs, vm > 0 && pp > 0 && rxm > 0 && txm > 0))
+			}
 			continue
 		}
 		w("| the same, %s 20 B | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",

@@ -11,6 +11,8 @@
 //	Perl->Go    aemp-send.pl -> aemp node
 //	Perl(batched)->Perl  aemp-send.pl --writes batch -> aemp-peer.pl (sink)
 //	Go->Go, 1 CPU each   aemp bench --procs 1 -> aemp node --procs 1 (ping, sink 20 B)
+//	Go->Go, SendMany     aemp bench --send-many -> aemp node (sink 20 B: each
+//	                     batch handed to Dest.SendMany at once)
 //	Go->std     aemp bench -> goroutine-per-connection net + encoding/json
 //	            node (bench.StdNode; json only)
 //	ceiling     pre-encoded frames in 64 KiB writes -> a receiver that only
@@ -90,6 +92,9 @@ type config struct {
 	Conns int
 	// Driver is the Go sender's --driver ("": its default).
 	Driver string
+	// SendMany makes the Go sender hand each batch to Dest.SendMany
+	// (aemp bench --send-many) instead of a Dest.Send per message.
+	SendMany bool
 	// Fanout is the number of receiving aemp nodes of a fan-out (the
 	// sender runs --mode fanout to all of them); 0: one receiver.
 	Fanout int
@@ -113,6 +118,7 @@ const (
 	cfgFanOut     = "Go->32 Go nodes"
 	cfgGoGo       = "Go->Go"
 	cfgGoGo1CPU   = "Go->Go, 1 CPU each"
+	cfgGoGoMany   = "Go->Go, SendMany"
 	cfgPerlPerl   = "Perl->Perl"
 	cfgCeiling    = "ceiling"
 	handshakeConc = 16
@@ -121,6 +127,7 @@ const (
 var allConfigs = []config{
 	{Name: cfgGoGo, Sender: "go", Receiver: "go"},
 	{Name: cfgGoGo1CPU, Sender: "go", Receiver: "go", Procs: 1},
+	{Name: cfgGoGoMany, Sender: "go", Receiver: "go", SendMany: true},
 	{Name: cfgPerlPerl, Sender: "perl", Receiver: "perl"},
 	{Name: "Go->Perl", Sender: "go", Receiver: "perl"},
 	{Name: "Perl->Go", Sender: "perl", Receiver: "go"},
@@ -145,6 +152,8 @@ func skip(cf config, mode, f, first string, size int) string {
 		return "one message in flight: nothing to batch"
 	case cf.Procs > 0 && !isPing(mode) && (mode != "sink" || size != 20):
 		return "ping and sink 20 B only"
+	case cf.SendMany && (mode != "sink" || size != 20):
+		return "SendMany: sink 20 B only"
 	case cf.Sender == "nats" && mode == "ping-awake":
 		return "NATS: measured once per mode, without the busy loop"
 	case size == largeSize && cf.Name != cfgGoGo && cf.Name != cfgCeiling:
@@ -761,6 +770,9 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 		}
 		if c.cfg.Driver != "" {
 			argv = append(argv, "--driver", c.cfg.Driver)
+		}
+		if c.cfg.SendMany {
+			argv = append(argv, "--send-many")
 		}
 		return argv
 	case "perl":

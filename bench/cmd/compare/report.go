@@ -105,7 +105,8 @@ func (r *runner) markdown() string {
 	w("## Sink: one-way messages per second\n\n")
 	w("N messages `[\"sink\", PAYLOAD]` in batches of 1000, each batch followed by `[\"sink\",\"report\",REPLY]`, at most 4 batches unacknowledged; " +
 		"the rate counts messages the receiver has acknowledged. CPU columns: CPU microseconds per message of the receiver and of the sender process. " +
-		"\"Go->Go, 1 CPU each\" (20 B only) runs both Go processes with `--procs 1`, one CPU each like the two Perl processes; with all CPUs each process's event loop and sending goroutine wake each other across threads, and on this 2-CPU machine the two processes compete for the CPUs.\n\n")
+		"\"Go->Go, 1 CPU each\" (20 B only) runs both Go processes with `--procs 1`, one CPU each like the two Perl processes; with all CPUs each process's event loop and sending goroutine wake each other across threads, and on this 2-CPU machine the two processes compete for the CPUs. " +
+		"\"Go->Go, SendMany\" (20 B only) is Go->Go with the sender handing each batch of 1000 to `Dest.SendMany` (`aemp bench --send-many`): one lock and at most one wake of its event loop per batch instead of per message.\n\n")
 	r.table(&b, "sink")
 	w("\n![msgs/s by configuration](results.svg)\n\n")
 	w("## Ping: round trips per second, one in flight\n\n")
@@ -418,7 +419,7 @@ func (r *runner) svg() string {
 		left, barW, right = 250.0, 560.0, 110.0
 		rowH, top, gap    = 16.0, 40.0, 34.0
 	)
-	colors := map[string]string{"Go->Go": "#1f77b4", "Perl->Perl": "#d62728", "Go->Perl": "#ff7f0e", "Perl->Go": "#9467bd", "Perl(batched)->Perl": "#e377c2", "Go->Go, 1 CPU each": "#aec7e8",
+	colors := map[string]string{"Go->Go": "#1f77b4", "Perl->Perl": "#d62728", "Go->Perl": "#ff7f0e", "Perl->Go": "#9467bd", "Perl(batched)->Perl": "#e377c2", "Go->Go, 1 CPU each": "#aec7e8", "Go->Go, SendMany": "#17becf",
 		"Go->std": "#2ca02c", "ceiling": "#7f7f7f", "NATS": "#17becf",
 		cfgFanIn: "#393b79", cfgLinksOne: "#6b6ecf", cfgManyLinks: "#393b79", cfgFanOut: "#8c6d31"}
 	type row struct {
