@@ -59,7 +59,7 @@ func runFanout(ctx context.Context, o *Options) (*Result, error) {
 		}
 		reply, err := node.Register("r"+strconv.Itoa(i), func(m *engine.Message) {
 			if a, err := m.Args(); err == nil {
-				st.replies <- a
+				st.deliver(a)
 			}
 		})
 		if err != nil {

@@ -39,6 +39,11 @@ type Options struct {
 	// SendMany makes the engine driver's sink and fanout hand each batch
 	// to Dest.SendMany instead of calling Dest.Send per message.
 	SendMany bool
+	// Sender says where the engine driver's sink and fanout send their
+	// batches after the first window: "loop" (""), from the handler of
+	// the answer that allows it, or "goroutine", from a goroutine of the
+	// load generator (see sinkStream.run).
+	Sender string
 	// Conns is, for connect, the concurrent connectors; for sink and
 	// ping, the links, each from a node ID of its own (more than one: the
 	// links driver, links.go).
@@ -207,24 +212,12 @@ func sendRetry(ctx context.Context, dest *engine.Dest, args []any) error {
 	}
 }
 
-// sendManyRetry is sendRetry for a batch (Dest.SendMany).
-func sendManyRetry(ctx context.Context, dest *engine.Dest, batch [][]any) error {
-	for len(batch) > 0 {
-		k, err := dest.SendMany(batch)
-		batch = batch[k:]
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, engine.ErrBackpressure) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ErrTimeout
-		case <-time.After(50 * time.Microsecond):
-		}
+// senderOf is o.Sender with its default.
+func senderOf(o *Options) string {
+	if o.Sender == "" {
+		return "loop"
 	}
-	return nil
+	return o.Sender
 }
 
 func (s *session) await(ctx context.Context) ([]any, error) { return awaitOn(ctx, s.replies) }
@@ -319,7 +312,17 @@ func (s *session) confirm(ctx context.Context) error {
 }
 
 func runSink(ctx context.Context, o *Options) (*Result, error) {
-	s, err := open(ctx, o, nil)
+	var stp atomic.Pointer[sinkStream] // answers go to it once it exists
+	var s *session
+	s, err := open(ctx, o, func(m *engine.Message) {
+		if a, err := m.Args(); err == nil {
+			if st := stp.Load(); st != nil {
+				st.deliver(a)
+			} else {
+				s.replies <- a
+			}
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +332,7 @@ func runSink(ctx context.Context, o *Options) (*Result, error) {
 	}
 	st := &sinkStream{o: o, dest: s.node.Dest(s.target + "#sink"), report: []any{"report", s.reply}, replies: s.replies,
 		payload: []any{stringOf('x', o.Size)}, count: o.Count}
+	stp.Store(st)
 	if err := st.base(ctx); err != nil {
 		return nil, err
 	}
@@ -360,6 +364,7 @@ func runSink(ctx context.Context, o *Options) (*Result, error) {
 	r.add("batch", o.Batch)
 	r.add("outstanding", o.Outstanding)
 	r.add("send_many", o.SendMany)
+	r.add("sender", senderOf(o))
 	r.add("conns", 1)
 	ncpu := st.nodeCPU()
 	r.add("node_cpu_s", round(ncpu, 3))
@@ -389,6 +394,18 @@ type sinkStream struct {
 	base0, last int64 // the target's count before and at the end
 	cpu0, cpu   float64
 	acked       atomic.Int64
+
+	streaming atomic.Bool   // run has begun: deliver acknowledges
+	owed      atomic.Int64  // batches the window allows that are not sent yet
+	kick      chan struct{} // tells run's goroutine that batches are owed
+	done      chan struct{} // closed when run ends
+	endOnce   sync.Once
+	err       error
+
+	sendMu sync.Mutex // held by whoever sends; guards what follows
+	sent   int        // messages of whole batches sent
+	pos    int        // messages of the current batch sent
+	batch  [][]any    // SendMany: the payload o.Batch times
 }
 
 // base asks the target for its count before the stream starts.
@@ -416,75 +433,157 @@ func (st *sinkStream) nodeCPU() float64 { return st.cpu - st.cpu0 }
 
 // run sends the stream and returns when the target has acknowledged all
 // of it, calling tick about once a second while it waits.
+//
+// Who sends (Options.Sender): "loop" (the default) sends the first
+// window of batches from this goroutine and every later batch from the
+// handler of the report answer that frees its slot, on the node's event
+// loop, as ping sends its next request: the batch leaves in the loop's
+// write after the read, with no hand-off between goroutines, which is
+// how a Go node sends in answer to what it receives. "goroutine" sends
+// every batch from this goroutine, the answers only freeing slots: each
+// Send then hands its bytes to the event loop on another thread.
 func (st *sinkStream) run(ctx context.Context, tick func()) error {
 	o := st.o
-	sem := make(chan struct{}, o.Outstanding)
-	errCh := make(chan error, 1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // collects reports
-		defer wg.Done()
-		for {
-			a, err := awaitOn(ctx, st.replies)
-			if err != nil {
-				errCh <- err
-				return
-			}
-			c, cpu, ok := sinkCount(a)
-			if !ok {
-				continue
-			}
-			st.last, st.cpu = c, cpu
-			st.acked.Store(c - st.base0)
-			<-sem
-			if c-st.base0 >= int64(st.count) {
-				errCh <- nil
-				return
-			}
-		}
-	}()
-	sent := 0
-	var batch [][]any // o.SendMany: the payload k times
-	for sent < st.count {
-		k := min(o.Batch, st.count-sent)
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return ErrTimeout
-		}
-		if o.SendMany {
-			if len(batch) < k {
-				batch = make([][]any, k)
-				for i := range batch {
-					batch[i] = st.payload
-				}
-			}
-			if err := sendManyRetry(ctx, st.dest, batch[:k]); err != nil {
-				return err
-			}
-		} else {
-			for i := 0; i < k; i++ {
-				if err := sendRetry(ctx, st.dest, st.payload); err != nil {
-					return err
-				}
-			}
-		}
-		sent += k
-		if err := sendRetry(ctx, st.dest, st.report); err != nil {
-			return err
-		}
-		tick()
+	if st.count == 0 {
+		return nil
 	}
+	st.kick = make(chan struct{}, 1)
+	st.done = make(chan struct{})
+	st.owed.Store(int64(o.Outstanding))
+	st.streaming.Store(true)
+	st.drive(ctx, true)
 	for {
 		select {
-		case err := <-errCh:
-			wg.Wait()
-			return err
+		case <-st.done:
+			return st.failure()
+		case <-st.kick:
+			st.drive(ctx, true)
+		case <-ctx.Done():
+			return ErrTimeout
 		case <-time.After(time.Second):
 			tick()
 		}
 	}
 }
+
+// deliver takes an answer of the target; the reply port's handler calls
+// it, on the node's event loop. Before run, answers go to replies (for
+// base). During run each report answer acknowledges a batch: its slot of
+// the window is owed a new batch, which the loop sends at once (Sender
+// "loop") or the sending goroutine is told of.
+func (st *sinkStream) deliver(a []any) {
+	if !st.streaming.Load() {
+		st.replies <- a
+		return
+	}
+	c, cpu, ok := sinkCount(a)
+	if !ok {
+		return
+	}
+	st.last, st.cpu = c, cpu
+	st.acked.Store(c - st.base0)
+	if c-st.base0 >= int64(st.count) {
+		st.finish(nil)
+		return
+	}
+	st.owed.Add(1)
+	if st.o.Sender == "goroutine" || !st.drive(nil, false) {
+		select {
+		case st.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drive sends the batches owed while it holds the sending side; another
+// sender holding it sends them instead. With wait false (on the event
+// loop, which must not wait) it stops at backpressure and reports false,
+// leaving the rest to the goroutine; ctx is used only when waiting.
+func (st *sinkStream) drive(ctx context.Context, wait bool) bool {
+	for st.owed.Load() > 0 && st.sendMu.TryLock() {
+		err := st.pump(ctx, wait)
+		st.sendMu.Unlock()
+		if err == errWouldWait {
+			return false
+		}
+		if err != nil {
+			st.finish(err)
+			return true
+		}
+	}
+	return true
+}
+
+// errWouldWait: pump met backpressure where it must not wait.
+var errWouldWait = errors.New("bench: would wait")
+
+// pump sends owed batches (st.sendMu held): the rest of the current
+// batch, then its report request.
+func (st *sinkStream) pump(ctx context.Context, wait bool) error {
+	o := st.o
+	for st.owed.Load() > 0 && st.sent < st.count {
+		k := min(o.Batch, st.count-st.sent)
+		for st.pos < k {
+			var n int
+			var err error
+			if o.SendMany {
+				if len(st.batch) < k {
+					st.batch = make([][]any, k)
+					for i := range st.batch {
+						st.batch[i] = st.payload
+					}
+				}
+				n, err = st.dest.SendMany(st.batch[st.pos:k])
+			} else if err = st.dest.Send(st.payload...); err == nil {
+				n = 1
+			}
+			st.pos += n
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, engine.ErrBackpressure) {
+				return err
+			}
+			if !wait {
+				return errWouldWait
+			}
+			select {
+			case <-ctx.Done():
+				return ErrTimeout
+			case <-time.After(50 * time.Microsecond):
+			}
+		}
+		if err := st.dest.Send(st.report...); err != nil {
+			if !errors.Is(err, engine.ErrBackpressure) {
+				return err
+			}
+			if !wait {
+				return errWouldWait
+			}
+			if err := sendRetry(ctx, st.dest, st.report); err != nil {
+				return err
+			}
+		}
+		st.sent += k
+		st.pos = 0
+		st.owed.Add(-1)
+	}
+	if st.sent >= st.count {
+		st.owed.Store(0) // all sent: later answers owe nothing
+	}
+	return nil
+}
+
+// finish ends run with err (nil: everything acknowledged), once.
+func (st *sinkStream) finish(err error) {
+	st.endOnce.Do(func() {
+		st.err = err
+		close(st.done)
+	})
+}
+
+// failure is what ended run.
+func (st *sinkStream) failure() error { return st.err }
 
 func (s *session) addLink(r *Result) {
 	r.add("framing", s.up.SendFraming)

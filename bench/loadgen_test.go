@@ -35,24 +35,27 @@ func startTarget(t testing.TB, framings ...string) *engine.Node {
 
 func TestRunModes(t *testing.T) {
 	n := startTarget(t)
-	for _, mode := range []string{"sink", "sink-many", "ping", "connect"} {
+	for _, mode := range []string{"sink", "sink-many", "sink-goroutine", "ping", "connect"} {
 		t.Run(mode, func(t *testing.T) {
 			count, conns := 20000, 4
 			switch mode {
 			case "connect":
 				count = 1000 // each is a full handshake, both sides in this process
-			case "sink-many":
+			case "sink-many", "sink-goroutine":
 				count, conns = 20500, 1 // the last batch half full; the engine driver
 			}
-			res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: strings.TrimSuffix(mode, "-many"),
-				SendMany: mode == "sink-many",
-				Count:    count, Size: 20, Framings: []string{"json"}, Batch: 1000, Outstanding: 4, Inflight: 1, Conns: conns,
+			res, err := Run(Options{Connect: n.Addrs()[0], Target: "target", Secret: "bench-secret", Mode: strings.Split(mode, "-")[0],
+				SendMany: mode == "sink-many", Sender: map[bool]string{true: "goroutine"}[mode == "sink-goroutine"],
+				Count: count, Size: 20, Framings: []string{"json"}, Batch: 1000, Outstanding: 4, Inflight: 1, Conns: conns,
 				Timeout: 20 * time.Second})
 			if err != nil {
 				t.Fatalf("%v (%v)", err, res)
 			}
 			if mode == "sink-many" && !slices.Contains(res.Fields, Field{"send_many", true}) {
 				t.Fatalf("not run with SendMany: %v", res.Fields)
+			}
+			if mode == "sink-goroutine" && !slices.Contains(res.Fields, Field{"sender", "goroutine"}) {
+				t.Fatalf("not sent from a goroutine: %v", res.Fields)
 			}
 			t.Log(res.Fields)
 		})

@@ -18,7 +18,8 @@ import (
 const benchUsage = `usage: aemp bench --connect HOST:PORT[,HOST:PORT...] [--target NODEID] --secret S
                   --mode sink|ping|connect|fanout
                   [--count N] [--size BYTES] [--framing LIST] [--auth LIST] [--accept-auth LIST]
-                  [--batch N] [--outstanding K] [--send-many] [--inflight K] [--conns C] [--loops L]
+                  [--batch N] [--outstanding K] [--sender loop|goroutine] [--send-many]
+                  [--inflight K] [--conns C] [--loops L]
                   [--driver engine|links] [--timeout SECONDS] [--procs N] [--json]
                   [--cpuprofile FILE]
 
@@ -69,6 +70,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	acceptAuth := fs.String("accept-auth", "", "auth methods accepted from the target (default: those of --auth)")
 	fs.IntVar(&o.Batch, "batch", 1000, "sink, fanout: messages per report, per link")
 	fs.IntVar(&o.Outstanding, "outstanding", 4, "sink, fanout: unacknowledged batches per link")
+	fs.StringVar(&o.Sender, "sender", "loop", "sink, fanout (engine driver): where batches after the first window are sent: loop (from the handler of the report answer that allows it, on the event loop) or goroutine (from a goroutine of the load generator)")
 	fs.BoolVar(&o.SendMany, "send-many", false, "sink, fanout (engine driver): hand each batch to Dest.SendMany (one lock and one wake of the event loop per batch) instead of a Dest.Send per message")
 	fs.IntVar(&o.Inflight, "inflight", 1, "ping: round trips in flight per link")
 	fs.IntVar(&o.Conns, "conns", 0, "connect: concurrent connectors (default 16); sink, ping: links, each from its own node ID (default 1)")
@@ -98,6 +100,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return usageErr("--driver must be engine or links")
 	case o.Driver == "engine" && o.Conns > 1:
 		return usageErr("--driver engine runs one link: --conns 1")
+	case o.Sender != "loop" && o.Sender != "goroutine":
+		return usageErr("--sender must be loop or goroutine")
 	case o.SendMany && (o.Mode != "sink" && o.Mode != "fanout" || o.Driver == "links" || o.Mode == "sink" && o.Conns > 1):
 		return usageErr("--send-many is for sink and fanout through the engine driver (one link)")
 	case (o.Mode == "sink" || o.Mode == "ping") && o.Count < o.Conns:

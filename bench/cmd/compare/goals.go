@@ -106,6 +106,12 @@ func (r *runner) goals(b *strings.Builder) {
 					goalSinkVsPerl, goalCPUNs, rate(vm), ratio(vm, pp), ns(rxm), ns(txm),
 					status(vm/pp >= goalSinkVsPerl && rxm <= goalCPUNs && txm <= goalCPUNs, vm > 0 && pp > 0 && rxm > 0 && txm > 0))
 			}
+			if gg := r.find(cfgGoGoGor, "sink", f, 20); gg != nil && len(gg.Runs) > 0 {
+				vg, rxg, txg := med(gg), nsPerMsg(gg, rxCPU), nsPerMsg(gg, txCPU)
+				w("| the same, all CPUs, every batch sent from a goroutine of the sender (`aemp bench --sender goroutine`: each Send hands its bytes to the event loop on another thread) | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",
+					goalSinkVsPerl, goalCPUNs, rate(vg), ratio(vg, pp), ns(rxg), ns(txg),
+					reported(vg/pp >= goalSinkVsPerl && rxg <= goalCPUNs && txg <= goalCPUNs, vg > 0 && pp > 0 && rxg > 0 && txg > 0, true))
+			}
 			continue
 		}
 		w("| the same, %s 20 B | >= %.0fx; <= %.0f ns each end | %s msgs/s = %s Perl->Perl; receiver %s ns, sender %s ns per message | %s |\n",

@@ -13,6 +13,8 @@
 //	Go->Go, 1 CPU each   aemp bench --procs 1 -> aemp node --procs 1 (ping, sink 20 B)
 //	Go->Go, SendMany     aemp bench --send-many -> aemp node (sink 20 B: each
 //	                     batch handed to Dest.SendMany at once)
+//	Go->Go, goroutine sender  aemp bench --sender goroutine -> aemp node
+//	                     (sink 20 B: every batch sent from a goroutine)
 //	Go->std     aemp bench -> goroutine-per-connection net + encoding/json
 //	            node (bench.StdNode; json only)
 //	ceiling     pre-encoded frames in 64 KiB writes -> a receiver that only
@@ -95,6 +97,8 @@ type config struct {
 	// SendMany makes the Go sender hand each batch to Dest.SendMany
 	// (aemp bench --send-many) instead of a Dest.Send per message.
 	SendMany bool
+	// GoSender is the Go sender's --sender ("": its default, loop).
+	GoSender string
 	// Fanout is the number of receiving aemp nodes of a fan-out (the
 	// sender runs --mode fanout to all of them); 0: one receiver.
 	Fanout int
@@ -119,6 +123,7 @@ const (
 	cfgGoGo       = "Go->Go"
 	cfgGoGo1CPU   = "Go->Go, 1 CPU each"
 	cfgGoGoMany   = "Go->Go, SendMany"
+	cfgGoGoGor    = "Go->Go, goroutine sender"
 	cfgPerlPerl   = "Perl->Perl"
 	cfgCeiling    = "ceiling"
 	handshakeConc = 16
@@ -128,6 +133,7 @@ var allConfigs = []config{
 	{Name: cfgGoGo, Sender: "go", Receiver: "go"},
 	{Name: cfgGoGo1CPU, Sender: "go", Receiver: "go", Procs: 1},
 	{Name: cfgGoGoMany, Sender: "go", Receiver: "go", SendMany: true},
+	{Name: cfgGoGoGor, Sender: "go", Receiver: "go", GoSender: "goroutine"},
 	{Name: cfgPerlPerl, Sender: "perl", Receiver: "perl"},
 	{Name: "Go->Perl", Sender: "go", Receiver: "perl"},
 	{Name: "Perl->Go", Sender: "perl", Receiver: "go"},
@@ -152,8 +158,8 @@ func skip(cf config, mode, f, first string, size int) string {
 		return "one message in flight: nothing to batch"
 	case cf.Procs > 0 && !isPing(mode) && (mode != "sink" || size != 20):
 		return "ping and sink 20 B only"
-	case cf.SendMany && (mode != "sink" || size != 20):
-		return "SendMany: sink 20 B only"
+	case (cf.SendMany || cf.GoSender != "") && (mode != "sink" || size != 20):
+		return "sink 20 B only"
 	case cf.Sender == "nats" && mode == "ping-awake":
 		return "NATS: measured once per mode, without the busy loop"
 	case size == largeSize && cf.Name != cfgGoGo && cf.Name != cfgCeiling:
@@ -773,6 +779,9 @@ func (r *runner) senderArgv(c *cell, addr string, count int, timeout time.Durati
 		}
 		if c.cfg.SendMany {
 			argv = append(argv, "--send-many")
+		}
+		if c.cfg.GoSender != "" {
+			argv = append(argv, "--sender", c.cfg.GoSender)
 		}
 		return argv
 	case "perl":

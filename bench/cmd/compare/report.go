@@ -106,7 +106,9 @@ func (r *runner) markdown() string {
 	w("N messages `[\"sink\", PAYLOAD]` in batches of 1000, each batch followed by `[\"sink\",\"report\",REPLY]`, at most 4 batches unacknowledged; " +
 		"the rate counts messages the receiver has acknowledged. CPU columns: CPU microseconds per message of the receiver and of the sender process. " +
 		"\"Go->Go, 1 CPU each\" (20 B only) runs both Go processes with `--procs 1`, one CPU each like the two Perl processes; with all CPUs each process's event loop and sending goroutine wake each other across threads, and on this 2-CPU machine the two processes compete for the CPUs. " +
-		"\"Go->Go, SendMany\" (20 B only) is Go->Go with the sender handing each batch of 1000 to `Dest.SendMany` (`aemp bench --send-many`): one lock and at most one wake of its event loop per batch instead of per message.\n\n")
+		"The Go sender sends the first 4 batches from its goroutine and each later batch from the handler of the report answer that frees its slot, on its event loop (`aemp bench`'s default, `--sender loop`), as a Go node sends in answer to what it receives. " +
+		"\"Go->Go, SendMany\" (20 B only) hands each batch to `Dest.SendMany` (`--send-many`): one lock per batch instead of per message. " +
+		"\"Go->Go, goroutine sender\" (20 B only) sends every batch from a goroutine (`--sender goroutine`): each Send then hands its bytes to the event loop on another thread, which wakes it.\n\n")
 	r.table(&b, "sink")
 	w("\n![msgs/s by configuration](results.svg)\n\n")
 	w("## Ping: round trips per second, one in flight\n\n")
@@ -419,7 +421,7 @@ func (r *runner) svg() string {
 		left, barW, right = 250.0, 560.0, 110.0
 		rowH, top, gap    = 16.0, 40.0, 34.0
 	)
-	colors := map[string]string{"Go->Go": "#1f77b4", "Perl->Perl": "#d62728", "Go->Perl": "#ff7f0e", "Perl->Go": "#9467bd", "Perl(batched)->Perl": "#e377c2", "Go->Go, 1 CPU each": "#aec7e8", "Go->Go, SendMany": "#17becf",
+	colors := map[string]string{"Go->Go": "#1f77b4", "Perl->Perl": "#d62728", "Go->Perl": "#ff7f0e", "Perl->Go": "#9467bd", "Perl(batched)->Perl": "#e377c2", "Go->Go, 1 CPU each": "#aec7e8", "Go->Go, SendMany": "#17becf", "Go->Go, goroutine sender": "#9edae5",
 		"Go->std": "#2ca02c", "ceiling": "#7f7f7f", "NATS": "#17becf",
 		cfgFanIn: "#393b79", cfgLinksOne: "#6b6ecf", cfgManyLinks: "#393b79", cfgFanOut: "#8c6d31"}
 	type row struct {
