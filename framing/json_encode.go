@@ -31,7 +31,12 @@ func appendJSONMessage(dst []byte, port string, pe []byte, args []any) ([]byte, 
 	}
 	for _, a := range args {
 		out = append(out, ',')
-		if out, err = appendJSONValue(out, a, 1); err != nil {
+		if s, ok := a.(string); ok { // most arguments: skip the type switch
+			out, err = appendJSONString(out, s)
+		} else {
+			out, err = appendJSONValue(out, a, 1)
+		}
+		if err != nil {
 			return dst[:n], err
 		}
 	}
@@ -198,6 +203,41 @@ const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string. s must be valid UTF-8.
 func appendJSONString(dst []byte, s string) ([]byte, error) {
+	if plainString(s) { // the common case, copied in one piece
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"'), nil
+	}
+	return appendJSONStringEscaped(dst, s)
+}
+
+// plainString reports whether no byte of s needs an escape or a UTF-8
+// check (see plainWord). It calls nothing, so that its loop keeps its
+// values in registers.
+func plainString(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !plainWord(load64(s[i:])) {
+			return false
+		}
+	}
+	switch {
+	case i == len(s):
+		return true
+	case len(s) >= 8: // the last 8 bytes, overlapping some already seen
+		return plainWord(load64(s[len(s)-8:]))
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || jsonEscape[c] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONStringEscaped is appendJSONString for a string with bytes to
+// escape or to check as UTF-8.
+func appendJSONStringEscaped(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
