@@ -346,8 +346,11 @@ func (c *conn) handshakeDone() error {
 	c.hs.Store(nil)
 	n.log.Debug("connected", "node", id, "addr", c.addr(), "auth", res.PeerAuth,
 		"send", res.SendFraming, "recv", res.RecvFraming)
-	n.inFlight.release(hs.dialAddr)
+	// The address stays claimed until the connection is the node's: a
+	// dial released earlier could start a second connection in between,
+	// and the two ends may then close different ones of the two.
 	n.attach(c, id, hs.dialAddr, res)
+	n.inFlight.release(hs.dialAddr)
 	return nil
 }
 

@@ -111,6 +111,11 @@ func (n *Node) dial(addr string, p *peer) {
 		}
 		return
 	}
+	if p != nil && p.conn.Load() != nil { // connected meanwhile
+		n.inFlight.release(addr)
+		p.dialDone(addr)
+		return
+	}
 	d := n.dialer()
 	c, err := d.Dial("tcp", addr)
 	if p != nil {
