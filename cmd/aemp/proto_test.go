@@ -204,7 +204,17 @@ func TestProtoAsPerl(t *testing.T) {
 				done <- result{code, out, errs}
 			}()
 			if strings.Contains(port, "#") {
+				// aemp's node may send mesh messages (g_slave) before and
+				// around its mon1: wait until T has received something and
+				// then nothing more for 100 ms, so that the kill below
+				// comes after the monitor, not before it.
 				waitUntil(t, "mon1 at T", func() bool { return m.t.Stats().Received > before.Received })
+				end := time.Now().Add(2 * time.Second)
+				for last, quiet := m.t.Stats().Received, time.Now(); time.Since(quiet) < 100*time.Millisecond && time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+					if r := m.t.Stats().Received; r != last {
+						last, quiet = r, time.Now()
+					}
+				}
 			} else {
 				waitUntil(t, "aemp's node at T", func() bool { return m.t.Stats().NodesUp > before.NodesUp })
 			}
