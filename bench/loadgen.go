@@ -201,14 +201,31 @@ func (s *session) sendTo(ctx context.Context, dest *engine.Dest, args []any) err
 func sendRetry(ctx context.Context, dest *engine.Dest, args []any) error {
 	for {
 		err := dest.Send(args...)
-		if err == nil || !errors.Is(err, engine.ErrBackpressure) {
+		if err == nil {
+			return nil
+		}
+		if err = backoff(ctx, err, true); err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ErrTimeout
-		case <-time.After(50 * time.Microsecond):
-		}
+	}
+}
+
+// backoff says what a send that failed with err does next: nil to send
+// again after a short pause (backpressure, where waiting is allowed),
+// errWouldWait at backpressure where it is not (an event loop), ErrTimeout
+// when ctx ends first, err itself for any other error.
+func backoff(ctx context.Context, err error, wait bool) error {
+	if !errors.Is(err, engine.ErrBackpressure) {
+		return err
+	}
+	if !wait {
+		return errWouldWait
+	}
+	select {
+	case <-ctx.Done():
+		return ErrTimeout
+	case <-time.After(50 * time.Microsecond):
+		return nil
 	}
 }
 
@@ -538,29 +555,18 @@ func (st *sinkStream) pump(ctx context.Context, wait bool) error {
 				n = 1
 			}
 			st.pos += n
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, engine.ErrBackpressure) {
-				return err
-			}
-			if !wait {
-				return errWouldWait
-			}
-			select {
-			case <-ctx.Done():
-				return ErrTimeout
-			case <-time.After(50 * time.Microsecond):
+			if err != nil {
+				if err = backoff(ctx, err, wait); err != nil {
+					return err
+				}
 			}
 		}
-		if err := st.dest.Send(st.report...); err != nil {
-			if !errors.Is(err, engine.ErrBackpressure) {
-				return err
+		for {
+			err := st.dest.Send(st.report...)
+			if err == nil {
+				break
 			}
-			if !wait {
-				return errWouldWait
-			}
-			if err := sendRetry(ctx, st.dest, st.report); err != nil {
+			if err = backoff(ctx, err, wait); err != nil {
 				return err
 			}
 		}
