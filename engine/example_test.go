@@ -328,9 +328,6 @@ func ExampleDest_SendMany() {
 	}
 	defer sender.Close(ctx)
 
-	if err := sender.WaitNode(ctx, "receiver"); err != nil {
-		log.Fatal(err)
-	}
 	dest := sender.Dest("receiver#add")
 	batch := make([][]any, 100) // reused for every batch
 	for round := 0; round < 10; round++ {
