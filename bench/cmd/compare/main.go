@@ -246,6 +246,7 @@ type runner struct {
 	handshakesAgain       series
 	handshakesCount       int
 	connCeiling           series
+	connFloor             series // the enrolment floor (bench.ListenConnFloor)
 	handshakesPerl        series // against aemp-peer.pl
 	handshakesPerlNode    series // against -perl-node
 	allocs                []benchLine
@@ -909,28 +910,40 @@ func (r *runner) runHandshakes() {
 
 // runConnCeiling measures the connection ceiling (bench.RunConnCeiling:
 // the same connections and bytes as the handshakes, without the protocol)
-// with the same count and concurrency.
+// and, in turn with it, the enrolment floor (the same served through Go's
+// accept and gnet's Enroll, bench.ListenConnFloor), with the same count
+// and concurrency.
 func (r *runner) runConnCeiling(count int) {
 	r.connCeiling = series{Name: "connection ceiling", Unit: "connections/s"}
-	logf("connection ceiling: %d connections, 16 at a time, carrying a handshake's bytes between two epoll loops", count)
+	r.connFloor = series{Name: "enrolment floor", Unit: "connections/s"}
+	logf("connection ceiling: %d connections, 16 at a time, carrying a handshake's bytes between two epoll loops; "+
+		"in turn, the enrolment floor: the same with the server's sockets going through Go's accept and gnet's Enroll", count)
 	for rep := 1; rep <= r.reps; rep++ {
-		srv, err := startServer("conn-ceiling-recv", []string{r.self, "conn-ceiling-recv"}, nil, readyAddr)
-		if err != nil {
-			r.connCeiling.Failed = err.Error()
-			logf("  failed: %v", err)
-			return
+		for _, m := range []struct {
+			role string
+			s    *series
+		}{{"conn-ceiling-recv", &r.connCeiling}, {"conn-floor-recv", &r.connFloor}} {
+			if m.s.Failed != "" {
+				continue
+			}
+			srv, err := startServer(m.role, []string{r.self, m.role}, nil, readyAddr)
+			if err != nil {
+				m.s.Failed = err.Error()
+				logf("  %s failed: %v", m.s.Name, err)
+				continue
+			}
+			o := runSender([]string{r.self, "conn-ceiling-send", "--connect", srv.addr, "--count", strconv.Itoa(count), "--conns", "16",
+				"--timeout", "120"}, 150*time.Second)
+			srv.stop()
+			if o.err != nil {
+				m.s.Failed = o.err.Error()
+				logf("  %s failed: %v", m.s.Name, o.err)
+				continue
+			}
+			v := num(o.fields["handshakes_per_s"])
+			m.s.Values = append(m.s.Values, v)
+			logf("  rep %d/%d: %s: %s connections/s", rep, r.reps, m.s.Name, group(v))
 		}
-		o := runSender([]string{r.self, "conn-ceiling-send", "--connect", srv.addr, "--count", strconv.Itoa(count), "--conns", "16",
-			"--timeout", "120"}, 150*time.Second)
-		srv.stop()
-		if o.err != nil {
-			r.connCeiling.Failed = o.err.Error()
-			logf("  failed: %v", o.err)
-			return
-		}
-		v := num(o.fields["handshakes_per_s"])
-		r.connCeiling.Values = append(r.connCeiling.Values, v)
-		logf("  rep %d/%d: %s connections/s", rep, r.reps, group(v))
 	}
 }
 
@@ -1094,6 +1107,7 @@ type saved struct {
 	HandshakesAgain series            `json:"handshakes_second_batch"`
 	HandshakesCount int               `json:"handshakes_count"`
 	ConnCeiling     series            `json:"connection_ceiling"`
+	ConnFloor       series            `json:"enrolment_floor"`
 	Framings        []string          `json:"framings"`
 	HandshakesPerl  series            `json:"handshakes_perl_peer"`
 	HandshakesNode  series            `json:"handshakes_perl_node"`
@@ -1120,7 +1134,7 @@ func (r *runner) load(path string) error {
 	}
 	r.machine, r.quick, r.reps, r.seconds, r.spin = v.Machine, v.Quick, v.Reps, v.Seconds, v.Spin
 	r.handshakes, r.handshakesAgain, r.handshakesCount = v.Handshakes, v.HandshakesAgain, v.HandshakesCount
-	r.connCeiling = v.ConnCeiling
+	r.connCeiling, r.connFloor = v.ConnCeiling, v.ConnFloor
 	r.handshakesPerl, r.handshakesPerlNode = v.HandshakesPerl, v.HandshakesNode
 	r.allocs, r.allocsFailed, r.profiles = v.Allocs, v.AllocsFailed, v.Profiles
 	r.idle, r.idleDetail = v.Idle, v.IdleDetail
@@ -1161,7 +1175,7 @@ func (r *runner) write(dir string) error {
 	}
 	raw := saved{Machine: r.machine, Quick: r.quick, Reps: r.reps, Seconds: r.seconds, Cells: r.cells,
 		Handshakes: r.handshakes, HandshakesAgain: r.handshakesAgain, HandshakesCount: r.handshakesCount,
-		Framings: r.framings, ConnCeiling: r.connCeiling, HandshakesPerl: r.handshakesPerl, HandshakesNode: r.handshakesPerlNode,
+		Framings: r.framings, ConnCeiling: r.connCeiling, ConnFloor: r.connFloor, HandshakesPerl: r.handshakesPerl, HandshakesNode: r.handshakesPerlNode,
 		Allocs: r.allocs, AllocsFailed: r.allocsFailed, Profiles: r.profiles, Idle: r.idle, IdleDetail: r.idleDetail, Load1End: r.done.load1, Duration: r.done.duration, Spin: r.spin,
 		PerlNode: r.perlNode}
 	j, err := json.MarshalIndent(raw, "", "  ")

@@ -154,6 +154,17 @@ func (r *runner) markdown() string {
 				"the gap is the protocol (parsing, HMAC), the Go runtime and the hand-off of each socket from Go's net to gnet.\n",
 				group(median(c.Values)), group(lo), group(hi), pct(median(r.handshakes.Values), median(c.Values)))
 		}
+		if f := r.connFloor; f.Failed != "" {
+			w("\nEnrolment floor: failed: %s\n", f.Failed)
+		} else if len(f.Values) > 0 {
+			lo, hi := minMax(f.Values)
+			w("\nThe enrolment floor (`compare conn-floor-recv`, measured in turn with the ceiling): the same connections and bytes, the server's sockets taken "+
+				"the way `aemp node` must take them (Go's net.Listener accepts, eight goroutines hand each socket to gnet with Client.EnrollContext, "+
+				"which duplicates the descriptor and registers the copy; Go's copy is closed) and answered by gnet's event loops, with no protocol at all: "+
+				"**%s connections/s** (min–max %s–%s), %s of the ceiling. The handshakes reach %s of the floor: the rest of the gap to the ceiling is this path, "+
+				"which only gnet could shorten (adopting an accepted descriptor, or an acceptor that survives EMFILE).\n",
+				group(median(f.Values)), group(lo), group(hi), pct(median(f.Values), median(r.connCeiling.Values)), pct(median(r.handshakes.Values), median(f.Values)))
+		}
 		r.handshakesPerlText(&b)
 	} else {
 		w("not run\n")

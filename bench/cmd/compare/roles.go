@@ -23,6 +23,7 @@ import (
 //	compare ceiling-recv --listen ADDR
 //	compare ceiling-send --connect ADDR --mode sink|ping --framing F --size B --count N
 //	compare conn-ceiling-recv --listen ADDR
+//	compare conn-floor-recv --listen ADDR
 //	compare conn-ceiling-send --connect ADDR --count N --conns C
 //	compare spin   (run under nice -n 19: keeps idle CPUs from halting)
 //
@@ -79,6 +80,16 @@ func runRole(role string, args []string) int {
 			return 1
 		}
 		go s.Serve()
+		fmt.Printf("READY %s\n", s.Addr())
+		waitSignal()
+		s.Close()
+		return 0
+	case "conn-floor-recv":
+		s, err := bench.ListenConnFloor(*listen, 0)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conn-floor-recv:", err)
+			return 1
+		}
 		fmt.Printf("READY %s\n", s.Addr())
 		waitSignal()
 		s.Close()
