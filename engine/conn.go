@@ -494,6 +494,14 @@ func (c *conn) appendLocked(ob *outBufs, port string, fp *framing.Port, args []a
 	if !control && int64(before)+int64(c.buffered.Load()) > int64(c.n.cfg.HighWaterMark) {
 		return ErrBackpressure
 	}
+	if before >= bulkOut && cap(ob.out)-before < bulkSlack {
+		// A backlog this large is bulk traffic: take the room the
+		// high-water mark allows at once instead of growing by a quarter
+		// at a time (Go's growth of large slices), each step a fresh
+		// allocation (page faults, zeroing, collections) and a copy of
+		// everything queued.
+		ob.out = slices.Grow(ob.out, max(c.n.cfg.HighWaterMark, before)+bulkSlack-before)
+	}
 	var err error
 	if fp != nil {
 		ob.out, err = framing.ByIndex(int(c.txi)).AppendMessageTo(ob.out, fp, args)
@@ -524,6 +532,14 @@ func (c *conn) appendLocked(ob *outBufs, port string, fp *framing.Port, args []a
 
 // pendingStep is how far pending may lag behind len(ob.out) (see send).
 const pendingStep = 4096
+
+// An output buffer holding bulkOut bytes or more that must grow grows to
+// the high-water mark plus bulkSlack at once (see appendLocked), and
+// recycle keeps buffers up to that size.
+const (
+	bulkOut   = 1 << 20
+	bulkSlack = 256 << 10
+)
 
 // sendFrame queues an encoded message (one frame of the connection's
 // framing) like send.
@@ -590,10 +606,11 @@ func (c *conn) takeOut() []byte {
 
 // recycle returns a written output buffer for reuse.
 func (c *conn) recycle(b []byte) {
-	// A buffer up to the high-water mark is kept while the connection is
-	// busy (reallocating megabytes per flush costs page faults and
-	// zeroing); releaseBuffers drops it once the connection is quiet.
-	if cap(b) > c.n.cfg.HighWaterMark {
+	// A buffer up to the high-water mark and bulkSlack (the size a bulk
+	// backlog grows it to) is kept while the connection is busy
+	// (reallocating megabytes per flush costs page faults and zeroing);
+	// releaseBuffers drops it once the connection is quiet.
+	if cap(b) > c.n.cfg.HighWaterMark+bulkSlack {
 		return
 	}
 	c.mu.Lock()

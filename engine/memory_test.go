@@ -2,10 +2,14 @@ package engine
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/aemp-go/aemp/framing"
 )
 
 // TestStructSizes guards what an idle connection costs: a node keeps a
@@ -105,5 +109,67 @@ func TestSendTooLarge(t *testing.T) {
 	}
 	if s := a.Stats(); s.Sent != 1 {
 		t.Fatalf("Stats().Sent = %d, want 1 (the refused message is not counted)", s.Sent)
+	}
+}
+
+// TestBulkBacklogGrowth: a backlog of large messages makes its output
+// buffer grow to the high-water mark in one step once it holds bulkOut
+// bytes (not by a quarter at a time, each step a fresh allocation and a
+// copy of everything queued), and a written buffer of that size is kept
+// for reuse, so that a connection in steady bulk traffic allocates none.
+func TestBulkBacklogGrowth(t *testing.T) {
+	const hwm = 16 << 20
+	n, err := New(Config{NodeID: "bulk", Secret: "s", HighWaterMark: hwm, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := framing.ByName("cbor")
+	c := &conn{n: n, txi: uint8(codec.Index())}
+	c.state.Store(stData)
+	p := n.peerFor("peerB")
+	c.peer = p
+	p.conn.Store(c)
+	d := n.Dest("peerB#sink")
+	var payload any = strings.Repeat("x", 64<<10)
+	// fill sends until backpressure and counts the capacity changes of
+	// the output buffer after it held bulkOut bytes.
+	fill := func() (changes int) {
+		for i := 0; ; i++ {
+			var before int
+			if c.ob != nil {
+				before = cap(c.ob.out)
+			}
+			err := d.Send(payload)
+			if err == ErrBackpressure {
+				return changes
+			}
+			if err != nil || i > 1000 {
+				t.Fatalf("send %d: %v", i, err)
+			}
+			if len(c.ob.out) > bulkOut && cap(c.ob.out) != before {
+				changes++
+			}
+		}
+	}
+	// flush stands in for the event loop writing everything.
+	flush := func() {
+		b := c.takeOut()
+		c.buffered.Store(0)
+		c.recycle(b)
+	}
+	if got := fill(); got != 1 {
+		t.Errorf("first fill: the buffer grew %d times beyond %d bytes, want once", got, bulkOut)
+	}
+	if got, limit := cap(c.ob.out), hwm+bulkSlack; got > limit {
+		t.Errorf("buffer capacity %d, above %d (recycle would drop it)", got, limit)
+	}
+	flush()
+	fill() // into the other buffer, which grows as the first did
+	flush()
+	for round := range 3 {
+		if got := fill(); got != 0 {
+			t.Errorf("steady round %d: the buffer grew %d times, want 0", round, got)
+		}
+		flush()
 	}
 }
