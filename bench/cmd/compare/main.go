@@ -600,12 +600,19 @@ func (r *runner) runGroup(name string, cells []*cell) {
 			lo, hi = 1000, 2_000_000
 		}
 		// Calibrate until a run lasts a quarter of the target, so that
-		// fixed costs (connecting, the first report) do not dominate.
+		// fixed costs (connecting, the first report) do not dominate; half
+		// for large messages, whose first megabytes also pay for growing
+		// the buffers of both ends (sized from a quarter-target run, their
+		// recorded runs lasted about half the target).
 		n := calibrationCount(c)
+		enough := r.seconds / 4
+		if c.Size >= largeSize {
+			enough = r.seconds / 2
+		}
 		var cal run
 		var err error
 		for try := 0; try < 4; try++ {
-			if cal, err = r.runOnce(c, srv, spin, n); err != nil || cal.Elapsed >= r.seconds/4 || n >= hi {
+			if cal, err = r.runOnce(c, srv, spin, n); err != nil || cal.Elapsed >= enough || n >= hi {
 				break
 			}
 			n = min(hi, max(2*n, int(float64(n)*r.seconds/2/max(cal.Elapsed, 0.001))))
