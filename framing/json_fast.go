@@ -14,15 +14,21 @@ import (
 // other values, a frame not complete in buf) returns ok false and the
 // general scanner takes the frame from the start; so this only makes the
 // common case cheaper and accepts nothing the scanner would refuse.
-func jsonFast(buf []byte, i int, m *Message) (end int, ok bool) {
+//
+// When it fails only because buf ends inside a string that is an element
+// of the frame's array, everything before being of that shape, inStr is
+// true: the general scanner may then resume at len(buf) inside that
+// string instead of reading the frame's start again (a large message
+// arrives in many reads).
+func jsonFast(buf []byte, i int, m *Message) (end int, ok, inStr bool) {
 	b := buf
 	j := i + 1
 	if j >= len(b) || b[j] != '"' {
-		return 0, false
+		return 0, false, false
 	}
 	portEnd, ok := plainASCIIString(b, j+1)
 	if !ok {
-		return 0, false
+		return 0, false, portEnd == len(b)
 	}
 	argOff := portEnd + 1
 	j = argOff
@@ -30,27 +36,27 @@ func jsonFast(buf []byte, i int, m *Message) (end int, ok bool) {
 	firstS, firstE := 0, 0
 	for {
 		if j >= len(b) {
-			return 0, false
+			return 0, false, false
 		}
 		switch b[j] {
 		case ']':
 			*m = Message{raw: b[i : j+1 : j+1], port: b[i+2 : portEnd : portEnd], portOff: 2, argOff: argOff - i,
 				kind: kindJSON, flags: flagRoutable | flagPortInRaw | flagSummary,
 				sumN: int32(nargs), sumLen: int32(length), sumFirst: int32(firstS - i), sumFirstEnd: int32(firstE - i)}
-			return j + 1, true
+			return j + 1, true, false
 		case ',':
 			j++
 		default:
-			return 0, false
+			return 0, false, false
 		}
 		if j >= len(b) {
-			return 0, false
+			return 0, false, false
 		}
 		switch c := b[j]; {
 		case c == '"':
 			e, ok := plainASCIIString(b, j+1)
 			if !ok {
-				return 0, false
+				return 0, false, e == len(b)
 			}
 			if nargs == 0 {
 				firstS, firstE = j+1, e
@@ -63,12 +69,12 @@ func jsonFast(buf []byte, i int, m *Message) (end int, ok bool) {
 				j++
 			}
 			if j >= len(b) || !isDigit(b[j]) {
-				return 0, false
+				return 0, false, false
 			}
 			if b[j] == '0' {
 				j++
 				if c == '-' { // -0: Perl writes 0
-					return 0, false
+					return 0, false, false
 				}
 			} else {
 				for j < len(b) && isDigit(b[j]) {
@@ -77,15 +83,16 @@ func jsonFast(buf []byte, i int, m *Message) (end int, ok bool) {
 			}
 			length += j - s // an integer literal is as long as Perl writes it
 		default:
-			return 0, false
+			return 0, false, false
 		}
 		nargs++
 	}
 }
 
 // plainASCIIString returns the offset of the '"' that ends the string
-// whose first character is at b[i], if every character before it is
-// printable ASCII other than '\\'.
+// whose first character is at b[i] and true, if every character before it
+// is printable ASCII other than '\\'; else the offset of the first byte
+// that is not, or len(b) if b ends first, and false.
 func plainASCIIString(b []byte, i int) (int, bool) {
 	for i+8 <= len(b) {
 		if m := strSpecial(binary.LittleEndian.Uint64(b[i:])); m != 0 {
@@ -98,8 +105,8 @@ func plainASCIIString(b []byte, i int) (int, bool) {
 		if c := b[i]; c == '"' {
 			return i, true
 		} else if c < 0x20 || c >= 0x80 || c == '\\' {
-			return 0, false
+			return i, false
 		}
 	}
-	return 0, false
+	return len(b), false
 }

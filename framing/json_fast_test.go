@@ -3,6 +3,7 @@ package framing
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +63,12 @@ func TestJSONFastSameAsScanner(t *testing.T) {
 		`[ "sink","a"]["sink" ,"a"]["sink","a" ]["",null]["x",true,false]["x",[1]]["x",{"a":1}]`,
 		`["x","` + "\x01" + `"]`, `["x",-]`, `["x",1`, `["x","abc`, `["x",]`, `[1,"a"]`, `[]`, `["x",1]]`,
 		`["sink","0123456789abcdef0123456789"]["k","é"]`,
+		// split inside plain strings, the scanner resuming where the fast
+		// path stopped: then an escape, a non-ASCII byte, a control
+		// character, a nested value, a number, a second plain frame
+		`["sink","` + strings.Repeat("p", 300) + `\"q"]`, `["` + strings.Repeat("p", 70) + `é",1]`,
+		`["sink","` + strings.Repeat("p", 90) + "\x02" + `"]`, `["sink","` + strings.Repeat("p", 50) + `",[1,{"a":"b"}]]`,
+		`["sink","` + strings.Repeat("p", 50) + `",-12,1.5e3]["s","` + strings.Repeat("r", 40) + `"]`,
 	} {
 		checkFastSame(t, JSON, []byte(s))
 	}

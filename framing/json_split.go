@@ -117,7 +117,8 @@ func (d *Decoder) nextJSON(buf []byte, m *Message) (int, error) {
 		if c := buf[i]; c != '[' {
 			return 0, d.betweenErr(i, c)
 		}
-		if end, ok := jsonFast(buf, i, m); ok && end-i <= max && fastPaths {
+		end, ok, inStr := jsonFast(buf, i, m)
+		if ok && end-i <= max && fastPaths {
 			return d.afterJSON(buf, end), nil
 		}
 		s.start = i
@@ -125,6 +126,12 @@ func (d *Decoder) nextJSON(buf []byte, m *Message) (int, error) {
 		s.depth = 1
 		s.stack[0] = 0 // level 1 is an array
 		i++
+		if inStr && fastPaths {
+			// The fast path read all of buf, plain up to its end inside
+			// an element string: go on from there.
+			s.state, s.key = jsStr, false
+			i = len(buf)
+		}
 	}
 	lim := len(buf)
 	over := false
