@@ -65,17 +65,7 @@ func benchConsume(b *testing.B, name string) {
 func BenchmarkSend(b *testing.B) {
 	for _, f := range []string{"json", "cbor", "storable"} {
 		b.Run("framing="+f, func(b *testing.B) {
-			n, err := New(Config{NodeID: "bs", Secret: "s", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			codec, _ := framing.ByName(f)
-			c := &conn{n: n, txi: uint8(codec.Index())}
-			c.state.Store(stData)
-			p := n.peerFor("peerY")
-			c.peer = p
-			p.conn.Store(c)
-			d := n.Dest("peerY#sink")
+			c, d := socketlessDest(b, Config{NodeID: "bs"}, f)
 			var payload any = strings.Repeat("x", 20) // boxed once, as a sender would
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
@@ -91,4 +81,29 @@ func BenchmarkSend(b *testing.B) {
 			}
 		})
 	}
+}
+
+// socketlessDest returns a node made with cfg (secret and a silent logger
+// added), an authenticated connection of it without a socket that sends
+// in framing f to a peer, and a Dest of the peer's sink port: sends go
+// into the connection's output buffer, which the test empties itself
+// (takeOut, recycle) as the event loop would.
+func socketlessDest(tb testing.TB, cfg Config, f string) (*conn, *Dest) {
+	tb.Helper()
+	cfg.Secret = "s"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	codec, err := framing.ByName(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := &conn{n: n, txi: uint8(codec.Index())}
+	c.state.Store(stData)
+	p := n.peerFor("peerY")
+	c.peer = p
+	p.conn.Store(c)
+	return c, n.Dest("peerY#sink")
 }

@@ -2,14 +2,10 @@ package engine
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
-
-	"github.com/aemp-go/aemp/framing"
 )
 
 // TestStructSizes guards what an idle connection costs: a node keeps a
@@ -119,17 +115,7 @@ func TestSendTooLarge(t *testing.T) {
 // for reuse, so that a connection in steady bulk traffic allocates none.
 func TestBulkBacklogGrowth(t *testing.T) {
 	const hwm = 16 << 20
-	n, err := New(Config{NodeID: "bulk", Secret: "s", HighWaterMark: hwm, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, _ := framing.ByName("cbor")
-	c := &conn{n: n, txi: uint8(codec.Index())}
-	c.state.Store(stData)
-	p := n.peerFor("peerB")
-	c.peer = p
-	p.conn.Store(c)
-	d := n.Dest("peerB#sink")
+	c, d := socketlessDest(t, Config{NodeID: "bulk", HighWaterMark: hwm}, "cbor")
 	var payload any = strings.Repeat("x", 64<<10)
 	// fill sends until backpressure and counts the capacity changes of
 	// the output buffer after it held bulkOut bytes.
