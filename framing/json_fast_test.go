@@ -127,3 +127,29 @@ func FuzzCBORStorableFastSameAsScanner(f *testing.F) {
 		checkFastSame(t, []Codec{CBOR, Storable}[k&1], b)
 	})
 }
+
+// TestJSONFastResumeLimit: a plain string running past MaxFrameSize is
+// refused alike whether the fast path handed it over or not, whole and
+// in pieces.
+func TestJSONFastResumeLimit(t *testing.T) {
+	stream := []byte(`["sink","` + strings.Repeat("p", 300) + `"]`)
+	for _, chunk := range []int{len(stream), 64, 7} {
+		var errs [2]string
+		for k, fast := range []bool{false, true} {
+			fastPaths = fast
+			d := NewDecoder(JSON, Limits{MaxFrameSize: 100})
+			var err error
+			for end := chunk; err == nil; end += chunk {
+				_, _, err = d.Next(stream[:min(end, len(stream))])
+				if end >= len(stream) {
+					break
+				}
+			}
+			errs[k] = fmt.Sprint(err)
+		}
+		fastPaths = true
+		if errs[0] != errs[1] || !strings.Contains(errs[1], "longer than 100") {
+			t.Fatalf("chunk %d: general %q, fast %q", chunk, errs[0], errs[1])
+		}
+	}
+}
