@@ -495,12 +495,17 @@ func (c *conn) appendLocked(ob *outBufs, port string, fp *framing.Port, args []a
 		return ErrBackpressure
 	}
 	if before >= bulkOut && cap(ob.out)-before < bulkSlack {
-		// A backlog this large is bulk traffic: take the room the
-		// high-water mark allows at once instead of growing by a quarter
-		// at a time (Go's growth of large slices), each step a fresh
+		// A backlog this large is bulk traffic: grow fourfold, up to the
+		// high-water mark plus bulkSlack, instead of by a quarter at a
+		// time (Go's growth of large slices), each step a fresh
 		// allocation (page faults, zeroing, collections) and a copy of
-		// everything queued.
-		ob.out = slices.Grow(ob.out, max(c.n.cfg.HighWaterMark, before)+bulkSlack-before)
+		// everything queued; fourfold, not to the mark at once, so that a
+		// moderate backlog keeps a buffer of its own size.
+		// (make and copy, not slices.Grow: append's growth rule may add
+		// another quarter on top, past what recycle keeps.)
+		grown := make([]byte, before, max(min(4*before, c.n.cfg.HighWaterMark+bulkSlack), before+bulkSlack))
+		copy(grown, ob.out)
+		ob.out = grown
 	}
 	var err error
 	if fp != nil {
@@ -533,9 +538,9 @@ func (c *conn) appendLocked(ob *outBufs, port string, fp *framing.Port, args []a
 // pendingStep is how far pending may lag behind len(ob.out) (see send).
 const pendingStep = 4096
 
-// An output buffer holding bulkOut bytes or more that must grow grows to
-// the high-water mark plus bulkSlack at once (see appendLocked), and
-// recycle keeps buffers up to that size.
+// An output buffer holding bulkOut bytes or more that must grow grows
+// fourfold, up to the high-water mark plus bulkSlack (see appendLocked),
+// and recycle keeps buffers up to that size.
 const (
 	bulkOut   = 1 << 20
 	bulkSlack = 256 << 10
@@ -607,10 +612,11 @@ func (c *conn) takeOut() []byte {
 // recycle returns a written output buffer for reuse.
 func (c *conn) recycle(b []byte) {
 	// A buffer up to the high-water mark and bulkSlack (the size a bulk
-	// backlog grows it to) is kept while the connection is busy
+	// backlog grows it to; twice, for a last message beyond the mark and
+	// the allocator's rounding) is kept while the connection is busy
 	// (reallocating megabytes per flush costs page faults and zeroing);
 	// releaseBuffers drops it once the connection is quiet.
-	if cap(b) > c.n.cfg.HighWaterMark+bulkSlack {
+	if cap(b) > c.n.cfg.HighWaterMark+2*bulkSlack {
 		return
 	}
 	c.mu.Lock()
