@@ -63,8 +63,9 @@ type Config struct {
 	// an unconnected node) may hold before Send reports ErrBackpressure
 	// (default 16 MiB, at most 512 MiB). It is also what a busy
 	// connection's memory may come to: once its backlog passes 1 MiB, its
-	// two output buffers (one filling, one being written) grow to the mark
-	// plus 256 KiB, and stay so until it has been quiet for a second.
+	// two output buffers (one filling, one being written) grow fourfold at
+	// a time, up to the mark plus 256 KiB, and stay so until it has been
+	// quiet for a second.
 	HighWaterMark int
 	// MaxConns caps open connections; further ones are refused at once
 	// (default: the open-file limit less 64, at least 16).
