@@ -12,14 +12,12 @@ import (
 // *m, with the ScalarArgs summary already made, and returns the offset
 // just after the frame. Anything else (whitespace, escapes, non-ASCII,
 // other values, a frame not complete in buf) returns ok false and the
-// general scanner takes the frame from the start; so this only makes the
-// common case cheaper and accepts nothing the scanner would refuse.
-//
-// When it fails only because buf ends inside a string that is an element
-// of the frame's array, everything before being of that shape, inStr is
-// true: the general scanner may then resume at len(buf) inside that
-// string instead of reading the frame's start again (a large message
-// arrives in many reads).
+// general scanner takes the frame; so this only makes the common case
+// cheaper and accepts nothing the scanner would refuse. The scanner starts
+// at the frame's '[', except when inStr is true: buf ended inside an
+// element string with everything before it of the fast shape, and the
+// scanner resumes at len(buf) inside that string (a large message arrives
+// in many reads).
 func jsonFast(buf []byte, i int, m *Message) (end int, ok, inStr bool) {
 	b := buf
 	j := i + 1
